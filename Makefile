@@ -1,0 +1,44 @@
+# Two commands do all set-up on a fresh machine: `make serve` and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install vllm serve test test-fast lint bench eval clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# The local vLLM (its own virtual environment and the tiny SmolLM2 model), unless
+# RUBRICATE_LLM_URL names a vLLM server that already runs.
+vllm:
+	@if [ -z "$$RUBRICATE_LLM_URL" ]; then bash scripts/prepare_vllm.sh; fi
+
+serve: install vllm
+	$(BIN)/rubricate serve --host $(HOST) --port $(PORT)
+
+test: install vllm
+	$(BIN)/pytest -q -ra
+
+test-fast: install
+	$(BIN)/pytest -q -ra -m "not integration"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install vllm
+	$(BIN)/python -m bench.grade_http
+
+clean:
+	rm -rf $(VENV) .vllm .cache
