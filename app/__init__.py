@@ -1,0 +1,1 @@
+"""The HTTP layer: FastAPI factory, routers, request schemas, error mapping, settings, CLI."""

@@ -1,0 +1,47 @@
+"""Typed dependency accessors: routes ask for what they need, the app state stays private."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.metrics import Metrics
+from app.runtime import Runtime
+from app.settings import Settings
+from graders.errors import NotReady
+from graders.service import GradingService
+from rubrics import Lesson
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_runtime(request: Request) -> Runtime:
+    state: Runtime | None = request.app.state.runtime
+    if state is None:
+        raise NotReady("The models are still loading; try again shortly.")
+    return state
+
+
+def get_service(state: Annotated[Runtime, Depends(get_runtime)]) -> GradingService:
+    return state.service
+
+
+def get_lessons(request: Request) -> dict[str, Lesson]:
+    lessons: dict[str, Lesson] = request.app.state.lessons
+    return lessons
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+ServiceDep = Annotated[GradingService, Depends(get_service)]
+LessonsDep = Annotated[dict[str, Lesson], Depends(get_lessons)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]

@@ -1,0 +1,54 @@
+"""The application factory: ``create_app(settings, backends)`` builds a ready-to-serve app.
+
+Rubrics are loaded and validated here (a broken file stops start-up with its name,
+field and reason); models load once in the lifespan and close with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from app import problems
+from app.limits import BodyLimit
+from app.metrics import Metrics, MetricsMiddleware
+from app.routes import grade, health, lessons
+from app.runtime import Backends, load_all_lessons, runtime
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, backends: Backends | None = None) -> FastAPI:
+    settings = settings or Settings()
+    loaded = load_all_lessons(settings)
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime(settings, loaded, backends) as state:
+            app.state.runtime = state
+            log.info("rubricate ready: %d lessons, embedder %s", len(loaded), state.embedder.name)
+            yield
+        app.state.runtime = None
+
+    app = FastAPI(
+        title="rubricate",
+        summary="Grades free-text answers against lesson rubrics.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.lessons = loaded
+    app.state.metrics = metrics
+    app.state.runtime = None
+    problems.install(app)
+    app.include_router(grade.router)
+    app.include_router(lessons.router)
+    app.include_router(health.router)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, exempt=("/v1/batches",))
+    return app

@@ -1,0 +1,73 @@
+"""Prometheus metrics, one registry per app (no import-time globals)."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from graders.result import GradeResult
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Histogram(
+            "rubricate_http_request_seconds",
+            "HTTP request latency.",
+            ["method", "route", "status"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30),
+        )
+        self.grades = Counter(
+            "rubricate_grades_total", "Answers graded.", ["lesson", "label"], registry=self.registry
+        )
+        self.llm = Counter(
+            "rubricate_llm_grader_total",
+            "LLM grader outcome per graded answer.",
+            ["state"],
+            registry=self.registry,
+        )
+        self.needs_review = Counter(
+            "rubricate_needs_review_total", "Grades sent for review.", registry=self.registry
+        )
+        self.llm_ready = Gauge(
+            "rubricate_llm_ready", "1 when the LLM server answers.", registry=self.registry
+        )
+
+
+    def record(self, result: GradeResult) -> None:
+        self.grades.labels(result.lesson_id, result.label.value).inc()
+        self.llm.labels(result.graders["llm"].state).inc()
+        if result.needs_review:
+            self.needs_review.inc()
+
+
+class MetricsMiddleware:
+    """Times every HTTP request, labelled by route template (not raw path, to bound labels)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            self.metrics.requests.labels(scope["method"], path, str(status)).observe(
+                time.perf_counter() - start
+            )

@@ -1,0 +1,1 @@
+"""Routers: each route validates, calls the grading service, and returns."""

@@ -1,0 +1,82 @@
+"""Request and public response shapes of the HTTP API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rubrics import Lesson, QuestionKind
+
+
+class GradeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lesson_id: str = Field(min_length=1, max_length=64, examples=["instruction-tuning"])
+    question_id: str = Field(min_length=1, max_length=64, examples=["sc-2"])
+    answer: str = Field(
+        description="The student's answer; empty is graded 0. Longer than the limit is a 413.",
+        examples=["SFT teaches response shape; the knowledge was already there from pretraining."],
+    )
+    student_id: str | None = Field(default=None, max_length=200)
+    require_llm: bool = Field(
+        default=False, description="Refuse with 503 rather than grade without the LLM."
+    )
+
+
+class LessonKeyPointOut(BaseModel):
+    id: str
+    title: str
+
+
+class QuestionOut(BaseModel):
+    """A question as a student may see it: no reference answer, no rubric phrasings."""
+
+    id: str
+    kind: QuestionKind
+    prompt: str
+    items: list[str] = Field(description="Sub-item markers the answer should use, e.g. a-e.")
+    max_score: float
+    lesson_key_points: list[str]
+
+
+class LessonSummary(BaseModel):
+    id: str
+    title: str
+    question_count: int
+    key_points: list[LessonKeyPointOut]
+
+
+class LessonOut(BaseModel):
+    id: str
+    title: str
+    key_points: list[LessonKeyPointOut]
+    questions: list[QuestionOut]
+
+
+def lesson_summary(lesson: Lesson) -> LessonSummary:
+    return LessonSummary(
+        id=lesson.id,
+        title=lesson.title,
+        question_count=len(lesson.questions),
+        key_points=[LessonKeyPointOut(id=k.id, title=k.title) for k in lesson.key_points],
+    )
+
+
+def lesson_detail(lesson: Lesson) -> LessonOut:
+    questions = [
+        QuestionOut(
+            id=q.id,
+            kind=q.kind,
+            prompt=q.prompt,
+            items=sorted({c.item for c in q.choices if c.item}),
+            max_score=q.max_score,
+            lesson_key_points=sorted(
+                {k.lesson_key_point for k in q.key_points}
+                | {c.lesson_key_point for c in q.choices}
+            ),
+        )
+        for q in lesson.questions
+    ]
+    summary = lesson_summary(lesson)
+    return LessonOut(
+        id=lesson.id, title=lesson.title, key_points=summary.key_points, questions=questions
+    )

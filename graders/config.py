@@ -1,0 +1,35 @@
+"""Grading settings: thresholds and weights, validated once when the app starts."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, model_validator
+
+
+class GradingConfig(BaseModel):
+    """Numbers the graders use; the app's settings carry one of these.
+
+    The similarity thresholds were set on the lesson's model answers and on wrong and
+    off-topic answers (see tests/test_grading_quality.py); a later calibration replaces
+    the hand-set ensemble weights.
+    """
+
+    met_threshold: float = Field(default=0.60, ge=0, le=1)
+    partial_threshold: float = Field(default=0.45, ge=0, le=1)
+    misconception_threshold: float = Field(default=0.70, ge=0, le=1)
+    negation_penalty: float = Field(default=0.25, ge=0, le=1)
+    correct_at: float = Field(default=0.80, ge=0, le=1, description="Share of max score.")
+    partially_correct_at: float = Field(default=0.35, ge=0, le=1)
+    review_confidence: float = Field(default=0.55, ge=0, le=1)
+    max_answer_chars: int = Field(default=5000, ge=1, le=100_000)
+    embedding_weight: float = Field(default=0.5, ge=0, le=1)
+    llm_weight: float = Field(default=0.5, ge=0, le=1)
+    disagreement: float = Field(default=0.75, ge=0, le=1)
+    calibration_version: str = "hand-set-v1"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> GradingConfig:
+        if self.partial_threshold > self.met_threshold:
+            raise ValueError("partial_threshold must not exceed met_threshold")
+        if self.partially_correct_at > self.correct_at:
+            raise ValueError("partially_correct_at must not exceed correct_at")
+        return self

@@ -1,0 +1,132 @@
+"""The embedding grader: best similarity between the answer's segments and each phrasing.
+
+Rubric phrasings are embedded once at start-up (and cached on disk by model and rubric
+hash); an answer costs one encode of its segments. A negated segment matched against a
+plain phrasing (or the reverse) loses ``negation_penalty`` of similarity, so "SFT does not
+teach new facts" does not count as the misconception "SFT teaches new facts".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from graders.config import GradingConfig
+from graders.text import Segment, is_negated, segments
+from rubrics import Lesson, Question
+
+log = logging.getLogger(__name__)
+Vectors = NDArray[np.float32]
+
+
+class AsyncEmbedder(Protocol):
+    name: str
+
+    async def embed(self, texts: Sequence[str]) -> Vectors: ...
+
+
+@dataclass(frozen=True)
+class Match:
+    """The best match of one key point or misconception in an answer."""
+
+    similarity: float
+    evidence: Segment | None
+
+
+@dataclass(frozen=True)
+class _Index:
+    owners: list[str]
+    vectors: Vectors
+    negated: NDArray[np.bool_]
+
+
+def _phrasings(question: Question) -> list[tuple[str, str]]:
+    rows = [(k.id, p) for k in question.key_points for p in k.phrasings]
+    rows += [(m.id, p) for m in question.misconceptions for p in m.phrasings]
+    return rows
+
+
+class EmbeddingGrader:
+    """Scores answers against prepared phrasing indexes, one per (lesson, question)."""
+
+    def __init__(self, embedder: AsyncEmbedder, config: GradingConfig) -> None:
+        self.embedder = embedder
+        self.config = config
+        self._indexes: dict[tuple[str, str], _Index] = {}
+
+    @property
+    def model(self) -> str:
+        return self.embedder.name
+
+    async def prepare(self, lessons: Sequence[Lesson], cache_dir: Path | None) -> None:
+        """Embed every phrasing of every lesson, reading and writing the disk cache."""
+        for lesson in lessons:
+            rows = [(q.id, owner, text) for q in lesson.questions for owner, text in _phrasings(q)]
+            vectors = await self._cached_vectors(lesson, [text for _, _, text in rows], cache_dir)
+            for question in lesson.questions:
+                picks = [i for i, (qid, _, _) in enumerate(rows) if qid == question.id]
+                self._indexes[(lesson.id, question.id)] = _Index(
+                    owners=[rows[i][1] for i in picks],
+                    vectors=vectors[picks],
+                    negated=np.array([is_negated(rows[i][2]) for i in picks], dtype=bool),
+                )
+
+    async def _cached_vectors(
+        self, lesson: Lesson, texts: list[str], cache_dir: Path | None
+    ) -> Vectors:
+        safe_model = re.sub(r"[^A-Za-z0-9_.-]", "_", self.model)
+        path = cache_dir / f"{lesson.id}-{safe_model}-{lesson.content_hash}.npy" if cache_dir else None
+        if path is not None and path.exists():
+            try:
+                cached = np.load(path)
+                if cached.shape[0] == len(texts):
+                    return np.asarray(cached, dtype=np.float32)
+            except (OSError, ValueError) as exc:
+                log.warning("ignoring unreadable embedding cache %s: %s", path, exc)
+        vectors = await self.embedder.embed(texts)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".tmp.npy")
+            np.save(partial, vectors)
+            partial.replace(path)
+        return vectors
+
+    async def match(self, lesson_id: str, question: Question, answer: str) -> dict[str, Match]:
+        """Best similarity and evidence for every key point and misconception of the question."""
+        index = self._indexes[(lesson_id, question.id)]
+        pieces = segments(answer)
+        owners = dict.fromkeys(index.owners)
+        if not pieces:
+            return {owner: Match(0.0, None) for owner in owners}
+        vectors = await self.embedder.embed([p.text for p in pieces])
+        sims = vectors @ index.vectors.T
+        negated = np.array([is_negated(p.text) for p in pieces], dtype=bool)
+        sims = sims - self.config.negation_penalty * (negated[:, None] != index.negated[None, :])
+        owner_of = np.array(index.owners)
+        found: dict[str, Match] = {}
+        for owner in owners:
+            columns = sims[:, owner_of == owner]
+            row, _ = np.unravel_index(int(np.argmax(columns)), columns.shape)
+            best = float(columns[row].max())
+            found[owner] = Match(best, pieces[int(row)] if best > 0 else None)
+        return found
+
+    async def key_point_similarity(
+        self, lesson_id: str, question_id: str, quotes: list[tuple[str, str]]
+    ) -> dict[str, float]:
+        """Best similarity of each quoted text to its own key point's phrasings."""
+        index = self._indexes[(lesson_id, question_id)]
+        vectors = await self.embedder.embed([text for _, text in quotes])
+        owner_of = np.array(index.owners)
+        best: dict[str, float] = {}
+        for (owner, _), vector in zip(quotes, vectors, strict=True):
+            columns = index.vectors[owner_of == owner]
+            best[owner] = float((columns @ vector).max()) if len(columns) else 0.0
+        return best

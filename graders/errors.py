@@ -1,0 +1,51 @@
+"""Domain errors, all in one place; the HTTP layer maps each to a problem+json status."""
+
+from __future__ import annotations
+
+
+class RubricateError(Exception):
+    """Base of every error rubricate raises on purpose."""
+
+    title = "Grading error"
+
+
+class UnknownLesson(RubricateError):
+    title = "Unknown lesson"
+
+    def __init__(self, lesson_id: str) -> None:
+        super().__init__(f"No lesson with id {lesson_id!r}.")
+        self.lesson_id = lesson_id
+
+
+class UnknownQuestion(RubricateError):
+    title = "Unknown question"
+
+    def __init__(self, lesson_id: str, question_id: str) -> None:
+        super().__init__(f"Lesson {lesson_id!r} has no question with id {question_id!r}.")
+        self.lesson_id = lesson_id
+        self.question_id = question_id
+
+
+class AnswerTooLong(RubricateError):
+    title = "Answer too long"
+
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(
+            f"The answer has {length} characters; the limit is {limit} characters."
+        )
+        self.length = length
+        self.limit = limit
+
+
+class LLMRequired(RubricateError):
+    """The caller asked for the LLM grader (``require_llm``) and it could not grade."""
+
+    title = "LLM grader unavailable"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The LLM grader is required for this request but is unavailable: {reason}")
+        self.reason = reason
+
+
+class NotReady(RubricateError):
+    title = "Service not ready"

@@ -1,0 +1,112 @@
+"""What a grade looks like: the same object for the API, the CLI, batches and evaluation."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Status(StrEnum):
+    MET = "met"
+    PARTIAL = "partial"
+    MISSING = "missing"
+
+
+class Label(StrEnum):
+    CORRECT = "correct"
+    PARTIALLY_CORRECT = "partially correct"
+    INCORRECT = "incorrect"
+
+
+CREDIT = {Status.MET: 1.0, Status.PARTIAL: 0.5, Status.MISSING: 0.0}
+
+
+class Evidence(BaseModel):
+    """A span of the student's own words: ``answer[start:end] == text``."""
+
+    text: str
+    start: int
+    end: int
+
+
+class GraderVerdict(BaseModel):
+    """One grader's view of one key point, kept so a grade can be audited."""
+
+    status: Status
+    similarity: float | None = None
+    evidence: Evidence | None = None
+    reason: str | None = None
+    flagged: str | None = Field(default=None, description="Why this verdict was overridden.")
+
+
+class KeyPointResult(BaseModel):
+    id: str
+    kind: Literal["key_point", "choice"] = "key_point"
+    text: str
+    lesson_key_point: str
+    weight: float
+    status: Status
+    credit: float
+    confidence: float
+    evidence: Evidence | None
+    feedback: str
+    chosen: list[str] | None = Field(
+        default=None, description="For choices: the options the student named."
+    )
+    graders: dict[str, GraderVerdict] = Field(default_factory=dict)
+
+
+class MisconceptionResult(BaseModel):
+    id: str
+    text: str
+    confidence: float
+    evidence: Evidence | None
+    feedback: str
+    lesson_key_point: str | None
+    graders: list[str] = Field(default_factory=list)
+
+
+class LessonKeyPointFeedback(BaseModel):
+    id: str
+    title: str
+    status: Status
+    feedback: list[str]
+
+
+class Feedback(BaseModel):
+    summary: str
+    by_lesson_key_point: list[LessonKeyPointFeedback]
+
+
+class GraderStatus(BaseModel):
+    state: Literal["used", "unavailable", "disabled", "skipped"]
+    model: str | None = None
+    reason: str | None = None
+
+
+class Versions(BaseModel):
+    rubricate: str
+    embedding_model: str
+    llm_model: str | None
+    rubric_hash: str
+    calibration: str
+
+
+class GradeResult(BaseModel):
+    lesson_id: str
+    question_id: str
+    student_id: str | None = None
+    score: float
+    max_score: float
+    percent: float
+    label: Label
+    confidence: float
+    needs_review: bool
+    review_reasons: list[str] = Field(default_factory=list)
+    key_points: list[KeyPointResult]
+    misconceptions: list[MisconceptionResult]
+    feedback: Feedback
+    graders: dict[str, GraderStatus]
+    versions: Versions

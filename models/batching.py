@@ -1,0 +1,89 @@
+"""Micro-batching for the embedder: concurrent requests share one encode call.
+
+Encoding 8 answers in one batch is much cheaper than 8 separate calls on a CPU, so the
+service keeps up with the model's own throughput under load (the idea of infinity's
+batch handler). A small LRU cache serves texts seen recently (identical answers in a
+class, repeated segments) without encoding them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from models.embedder import Embedder, Vectors
+
+
+@dataclass
+class _Pending:
+    texts: list[str]
+    future: asyncio.Future[Vectors] = field(repr=False)
+
+
+class BatchingEmbedder:
+    """Async front of an :class:`Embedder`: one worker encodes whatever is queued."""
+
+    def __init__(self, embedder: Embedder, *, max_batch: int = 256, cache_size: int = 20_000):
+        self.embedder = embedder
+        self.name = embedder.name
+        self._max_batch = max_batch
+        self._cache: OrderedDict[str, Vectors] = OrderedDict()
+        self._cache_size = cache_size
+        self._queue: asyncio.Queue[_Pending] | None = None
+        self._worker: asyncio.Task[None] | None = None
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            if self._queue is None:
+                self._queue = asyncio.Queue()
+                self._worker = asyncio.create_task(self._run(), name="embedder-batcher")
+            future: asyncio.Future[Vectors] = asyncio.get_running_loop().create_future()
+            await self._queue.put(_Pending(missing, future))
+            vectors = await future
+            for text, vector in zip(missing, vectors, strict=True):
+                self._remember(text, vector)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([self._cache[t] for t in texts])
+
+    def _remember(self, text: str, vector: Vectors) -> None:
+        self._cache[text] = vector
+        self._cache.move_to_end(text)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        while True:
+            batch = [await self._queue.get()]
+            size = len(batch[0].texts)
+            while not self._queue.empty() and size < self._max_batch:
+                item = self._queue.get_nowait()
+                batch.append(item)
+                size += len(item.texts)
+            texts = [t for item in batch for t in item.texts]
+            try:
+                vectors = await asyncio.to_thread(self.embedder.embed, texts)
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+                continue
+            start = 0
+            for item in batch:
+                end = start + len(item.texts)
+                if not item.future.done():
+                    item.future.set_result(vectors[start:end])
+                start = end
+
+    async def aclose(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+            self._worker = None
+            self._queue = None

