@@ -3,7 +3,8 @@
 Rubric phrasings are embedded once at start-up (and cached on disk by model and rubric
 hash); an answer costs one encode of its segments. A negated segment matched against a
 plain phrasing (or the reverse) loses ``negation_penalty`` of similarity, so "SFT does not
-teach new facts" does not count as the misconception "SFT teaches new facts".
+teach new facts" does not count as the misconception "SFT teaches new facts"; and a
+misconception counts only on segments nearer to it than to any correct key point.
 """
 
 from __future__ import annotations
@@ -110,6 +111,20 @@ class EmbeddingGrader:
         negated = np.array([is_negated(p.text) for p in pieces], dtype=bool)
         sims = sims - self.config.negation_penalty * (negated[:, None] != index.negated[None, :])
         owner_of = np.array(index.owners)
+        key_point_columns = np.isin(owner_of, [k.id for k in question.key_points])
+        if key_point_columns.any() and not key_point_columns.all():
+            # A segment shows a misconception only when the misconception is nearer to it
+            # than every correct idea: "knowledge comes from pretraining" is close to "SFT
+            # adds knowledge" too, but closer still to the key point it states.
+            # Symmetrically, a segment that states a misconception is no evidence for a key
+            # point ("SFT teaches new knowledge" must not earn "SFT teaches when to apply it").
+            nearest_correct = sims[:, key_point_columns].max(axis=1, keepdims=True)
+            closer = sims >= nearest_correct + self.config.misconception_margin
+            claimed = (closer & (sims >= self.config.misconception_threshold))[
+                :, ~key_point_columns
+            ].any(axis=1)
+            sims = np.where(key_point_columns[None, :] | closer, sims, -1.0)
+            sims[claimed[:, None] & key_point_columns[None, :]] = -1.0
         found: dict[str, Match] = {}
         for owner in owners:
             columns = sims[:, owner_of == owner]

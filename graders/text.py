@@ -39,9 +39,17 @@ class Segment:
     end: int
 
 
+NEGATION_WINDOW = 7
+
+
 def is_negated(text: str) -> bool:
-    """True when the text carries a negation cue ("not", "isn't", "rather than", ...)."""
-    return _NEGATION.search(text) is not None
+    """True when a negation cue ("not", "isn't", "rather than", ...) governs the clause.
+
+    Only cues among its first words count: "SFT does not add facts" is negated, "SFT adds
+    facts it did not know" is not (the cue sits in a relative clause at the end).
+    """
+    head = " ".join(text.split()[:NEGATION_WINDOW])
+    return _NEGATION.search(head) is not None
 
 
 def _trimmed(answer: str, start: int, end: int) -> Segment | None:

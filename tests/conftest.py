@@ -1,0 +1,88 @@
+"""Shared fixtures: the real embedding model (loaded once) and live servers on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from app.factory import create_app
+from app.runtime import Backends
+from app.settings import Settings
+from models.embedder import Embedder, minilm
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+pytest_plugins = ["tests.vllm_fixtures"]
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real all-MiniLM-L6-v2 from its PyPI package, shared by every app in the run."""
+    return minilm()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """A rubricate app served by uvicorn on a loopback port, in a background thread."""
+
+    def __init__(self, settings: Settings, backends: Backends | None = None) -> None:
+        self.port = free_port()
+        self.app = create_app(settings, backends)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 120
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+
+def test_settings(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "llm_enabled": False,
+        "cache_dir": tmp_path / "cache",
+        "lesson_dirs": [DATA / "lessons"],
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def live(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Embeddings-only rubricate over real HTTP, with the built-in and the demo lessons."""
+    settings = test_settings(tmp_path_factory.mktemp("live"))
+    with LiveServer(settings, Backends(embedder=embedder)) as server:
+        yield server
+
+
+@pytest.fixture()
+def http(live: LiveServer) -> Iterator[httpx.Client]:
+    with live.client() as client:
+        yield client
