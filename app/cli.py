@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from app.auth import keys_cli
 from app.runtime import load_all_lessons, runtime
 from app.settings import Settings
 from graders.errors import RubricateError
@@ -20,6 +21,7 @@ from rubrics.loader import lesson_files, load_lesson_file
 cli = typer.Typer(help="Grade free-text answers against lesson rubrics.", no_args_is_help=True)
 rubrics_cli = typer.Typer(help="Work with rubric files.", no_args_is_help=True)
 cli.add_typer(rubrics_cli, name="rubrics")
+cli.add_typer(keys_cli, name="keys")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
@@ -136,3 +138,7 @@ def check(
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

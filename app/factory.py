@@ -11,11 +11,15 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app import problems
+from app.batches import open_batches
 from app.limits import BodyLimit
 from app.metrics import Metrics, MetricsMiddleware
-from app.routes import grade, health, lessons
+from app.ratelimit import RateLimit
+from app.routes import batches as batch_routes
+from app.routes import grade, health, lessons, lti, teacher, widget
 from app.runtime import Backends, load_all_lessons, runtime
 from app.settings import Settings
 
@@ -29,11 +33,16 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with runtime(settings, loaded, backends) as state:
+        async with (
+            runtime(settings, loaded, backends) as state,
+            open_batches(settings, state.service) as batches,
+        ):
             app.state.runtime = state
+            app.state.batches = batches
             log.info("rubricate ready: %d lessons, embedder %s", len(loaded), state.embedder.name)
             yield
         app.state.runtime = None
+        app.state.batches = None
 
     app = FastAPI(
         title="rubricate",
@@ -49,6 +58,27 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.include_router(grade.router)
     app.include_router(lessons.router)
     app.include_router(health.router)
+    app.include_router(lti.router)
+    app.include_router(lti.admin)
+    app.include_router(teacher.router)
+    app.include_router(widget.router)
+    app.include_router(batch_routes.router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, exempt=("/v1/batches",))
+    app.add_middleware(
+        RateLimit,
+        per_minute=settings.rate_limit_per_minute,
+        key_per_minute=settings.rate_limit_key_per_minute,
+        burst=settings.rate_limit_burst,
+    )
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:  # outermost, so refusals (413, 429) carry CORS headers too
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Authorization"],
+            expose_headers=["Retry-After"],
+            max_age=600,
+        )
     return app

@@ -36,7 +36,6 @@ class Metrics:
             "rubricate_llm_ready", "1 when the LLM server answers.", registry=self.registry
         )
 
-
     def record(self, result: GradeResult) -> None:
         self.grades.labels(result.lesson_id, result.label.value).inc()
         self.llm.labels(result.graders["llm"].state).inc()

@@ -10,13 +10,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from app.auth import Forbidden, NotAuthenticated
+from app.lti.errors import STATUSES as LTI_STATUSES
 from graders.errors import (
     AnswerTooLong,
+    BadBatchFile,
+    BatchFinished,
+    BatchNotFound,
     LLMRequired,
     NotReady,
     RubricateError,
     UnknownLesson,
     UnknownQuestion,
+    UploadTooLarge,
 )
 
 log = logging.getLogger(__name__)
@@ -27,7 +33,13 @@ STATUS: dict[type[RubricateError], int] = {
     AnswerTooLong: 413,
     LLMRequired: 503,
     NotReady: 503,
+    BatchNotFound: 404,
+    BadBatchFile: 400,
+    UploadTooLarge: 413,
+    BatchFinished: 409,
 }
+STATUS.update(LTI_STATUSES)
+STATUS.update({NotAuthenticated: 401, Forbidden: 403})
 
 
 def problem(
@@ -61,6 +73,10 @@ def install(app: FastAPI) -> None:
         extra: dict[str, Any] = {}
         if isinstance(exc, AnswerTooLong):
             extra = {"limit": exc.limit, "length": exc.length}
+        elif isinstance(exc, BadBatchFile):
+            extra = {"line": exc.line}
+        elif isinstance(exc, UploadTooLarge):
+            extra = {"limit": exc.limit}
         return problem(status, exc.title, str(exc), request, **extra)
 
     @app.exception_handler(RequestValidationError)

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Backends:
-    """Model backends handed in by tests or embedders of rubricate; None means build from settings."""
+    """Backends handed in by tests or by programs embedding rubricate; None: from settings."""
 
     embedder: Embedder | None = None
     llm: LLMBackend | None = None
@@ -55,7 +55,7 @@ async def _monitor(llm: LLMGrader, client: LLMBackend, interval: float) -> None:
     while True:
         try:
             ready, reason = await client.ready()
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        except Exception as exc:
             ready, reason = False, f"health check failed: {exc}"
         if ready != llm.ready or reason != llm.state_reason:
             log.info("LLM grader %s: %s", "ready" if ready else "not ready", reason)
@@ -72,7 +72,7 @@ async def runtime(
     embedder = backends.embedder or EMBEDDERS[settings.embedder](
         batch_size=settings.embed_batch_size, threads=settings.embed_threads
     )
-    batching = BatchingEmbedder(embedder)
+    batching = BatchingEmbedder(embedder, cache_size=settings.embed_cache_size)
     embedding = EmbeddingGrader(batching, settings.grading)
     await embedding.prepare(list(lessons.values()), settings.cache_dir / "embeddings")
     async with contextlib.AsyncExitStack() as stack:

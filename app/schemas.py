@@ -70,8 +70,7 @@ def lesson_detail(lesson: Lesson) -> LessonOut:
             items=sorted({c.item for c in q.choices if c.item}),
             max_score=q.max_score,
             lesson_key_points=sorted(
-                {k.lesson_key_point for k in q.key_points}
-                | {c.lesson_key_point for c in q.choices}
+                {k.lesson_key_point for k in q.key_points} | {c.lesson_key_point for c in q.choices}
             ),
         )
         for q in lesson.questions

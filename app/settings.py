@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     embedder: str = "minilm"
     embed_threads: int | None = Field(default=None, ge=1, le=64)
     embed_batch_size: int = Field(default=64, ge=1, le=1024)
+    embed_cache_size: int = Field(
+        default=20_000, ge=0, description="Recently embedded answer segments kept in memory."
+    )
     grading: GradingConfig = Field(default_factory=GradingConfig)
     max_body_bytes: int = Field(default=262_144, ge=1024)
 
@@ -43,3 +46,28 @@ class Settings(BaseSettings):
     llm_health_interval_s: float = Field(default=2.0, gt=0, le=300)
     vllm_home: Path = Path(".vllm")
     vllm_start_timeout_s: float = Field(default=300.0, gt=0)
+
+    # Batch grading (graders/batch/, app/routes/batches.py).
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; unset is SQLite at cache_dir/rubricate.db."
+    )
+    batch_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    batch_concurrency: int = Field(default=16, ge=1, le=512)
+    batch_chunk_size: int = Field(default=256, ge=1, le=10_000)
+
+    # Access control, rate limits, CORS, LTI (app/auth.py, app/ratelimit.py, app/lti/).
+    api_keys: str = Field(
+        default="", description="Comma-separated API key hashes from `rubricate keys create`."
+    )
+    rate_limit_per_minute: int = Field(default=1200, ge=0, description="Per client; 0 is off.")
+    rate_limit_key_per_minute: int = Field(default=6000, ge=0, description="Per API key.")
+    rate_limit_burst: int = Field(default=300, ge=1)
+    cors_origins: str = Field(default="", description="Comma-separated origins for the widget.")
+    public_url: str | None = Field(default=None, description="Base URL LMSs reach us at.")
+    lti_db_path: Path | None = Field(default=None, description="Default: cache_dir/lti.sqlite3")
+    lti_platforms_file: Path | None = Field(default=None, description="JSON list of platforms.")
+    lti_key_path: Path | None = Field(default=None, description="Default: cache_dir/lti-key.pem")
+    lti_session_ttl_s: int = Field(default=7200, ge=60)
+    lti_retry_base_s: float = Field(default=5.0, gt=0)
+    lti_retry_max_s: float = Field(default=3600.0, gt=0)
+    lti_worker_interval_s: float = Field(default=2.0, gt=0)

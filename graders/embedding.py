@@ -79,11 +79,33 @@ class EmbeddingGrader:
                     negated=np.array([is_negated(rows[i][2]) for i in picks], dtype=bool),
                 )
 
+    def prepared(self, lesson_id: str, question_id: str) -> bool:
+        return (lesson_id, question_id) in self._indexes
+
+    async def prepare_question(self, lesson: Lesson, cache_dir: Path | None = None) -> None:
+        """Prepare an ad-hoc lesson (an inline question) once; later calls are free.
+
+        Its lesson id carries its content hash (see graders.auto_rubric), so a changed
+        question is a new index and an unchanged one is never embedded twice.
+        """
+        if all(self.prepared(lesson.id, q.id) for q in lesson.questions):
+            return
+        await self.prepare([lesson], cache_dir)
+
+    async def similarities(self, texts: Sequence[str], others: Sequence[str]) -> Vectors:
+        """Cosine similarity of every text to every other text, shape (len(texts), len(others))."""
+        if not texts or not others:
+            return np.zeros((len(texts), len(others)), dtype=np.float32)
+        vectors = await self.embedder.embed([*texts, *others])
+        return np.asarray(vectors[: len(texts)] @ vectors[len(texts) :].T, dtype=np.float32)
+
     async def _cached_vectors(
         self, lesson: Lesson, texts: list[str], cache_dir: Path | None
     ) -> Vectors:
         safe_model = re.sub(r"[^A-Za-z0-9_.-]", "_", self.model)
-        path = cache_dir / f"{lesson.id}-{safe_model}-{lesson.content_hash}.npy" if cache_dir else None
+        path = (
+            cache_dir / f"{lesson.id}-{safe_model}-{lesson.content_hash}.npy" if cache_dir else None
+        )
         if path is not None and path.exists():
             try:
                 cached = np.load(path)

@@ -44,9 +44,7 @@ def _status_of(value: float) -> Status:
     return Status.MISSING
 
 
-def combine(
-    embedding: GraderVerdict, llm: GraderVerdict | None, config: GradingConfig
-) -> Combined:
+def combine(embedding: GraderVerdict, llm: GraderVerdict | None, config: GradingConfig) -> Combined:
     """One key point's verdict from the embedding verdict and, when present, the LLM's."""
     similarity = embedding.similarity or 0.0
     thresholds = (config.partial_threshold, config.met_threshold)

@@ -30,9 +30,7 @@ class AnswerTooLong(RubricateError):
     title = "Answer too long"
 
     def __init__(self, length: int, limit: int) -> None:
-        super().__init__(
-            f"The answer has {length} characters; the limit is {limit} characters."
-        )
+        super().__init__(f"The answer has {length} characters; the limit is {limit} characters.")
         self.length = length
         self.limit = limit
 
@@ -43,9 +41,49 @@ class LLMRequired(RubricateError):
     title = "LLM grader unavailable"
 
     def __init__(self, reason: str) -> None:
-        super().__init__(f"The LLM grader is required for this request but is unavailable: {reason}")
+        super().__init__(
+            f"The LLM grader is required for this request but is unavailable: {reason}"
+        )
         self.reason = reason
 
 
 class NotReady(RubricateError):
     title = "Service not ready"
+
+
+class BatchNotFound(RubricateError):
+    title = "Unknown batch"
+
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(f"No batch with id {batch_id!r}.")
+        self.batch_id = batch_id
+
+
+class BadBatchFile(RubricateError):
+    """An upload that is not CSV/JSON Lines at all, or lacks the required columns."""
+
+    title = "Unreadable batch file"
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+
+class UploadTooLarge(RubricateError):
+    title = "Upload too large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The upload exceeds the limit of {limit} bytes.")
+        self.limit = limit
+
+
+class BatchFinished(RubricateError):
+    """Cancelling a batch that has already finished."""
+
+    title = "Batch already finished"
+
+    def __init__(self, batch_id: str, status: str) -> None:
+        super().__init__(f"Batch {batch_id!r} is already {status}; nothing to cancel.")
+        self.batch_id = batch_id
+        self.status = status

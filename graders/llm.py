@@ -231,7 +231,9 @@ class LLMGrader:
         status = Status(raw["verdict"])
         reason = str(raw.get("reason", ""))[:MAX_REASON]
         where = locate(answer, str(raw.get("evidence", "")))
-        evidence = None if where is None else Evidence(text=where.text, start=where.start, end=where.end)
+        evidence = (
+            None if where is None else Evidence(text=where.text, start=where.start, end=where.end)
+        )
         verdict = GraderVerdict(status=status, reason=reason, evidence=evidence)
         if status is not Status.MISSING and where is None:
             flagged = verdict.model_copy(
@@ -239,4 +241,3 @@ class LLMGrader:
             )
             return flagged, f"llm evidence for {key_point_id} not in the answer"
         return verdict, None
-

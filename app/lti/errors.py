@@ -1,0 +1,43 @@
+"""Why a launch or an LTI request was refused; each maps to a problem+json status."""
+
+from __future__ import annotations
+
+from graders.errors import RubricateError
+
+
+class LtiError(RubricateError):
+    title = "LTI request refused"
+
+
+class InvalidLaunch(LtiError):  # noqa: N818 - named like the other domain errors
+    """The id_token failed validation: signature, issuer, audience, expiry, nonce, state."""
+
+    title = "Invalid LTI launch"
+
+
+class UnknownPlatform(LtiError):  # noqa: N818 - named like the other domain errors
+    title = "Unknown LTI platform"
+
+
+class UnknownDeployment(LtiError):  # noqa: N818 - named like the other domain errors
+    title = "Unknown LTI deployment"
+
+
+class InvalidSession(LtiError):  # noqa: N818 - named like the other domain errors
+    """A launch session token that is missing, expired, or used outside its launch."""
+
+    title = "Invalid LTI session"
+
+
+class PlatformNotFound(LtiError):  # noqa: N818 - named like the other domain errors
+    title = "No such LTI platform"
+
+
+STATUSES: dict[type[RubricateError], int] = {
+    LtiError: 400,
+    InvalidLaunch: 401,
+    UnknownPlatform: 403,
+    UnknownDeployment: 403,
+    InvalidSession: 401,
+    PlatformNotFound: 404,
+}

@@ -1,0 +1,81 @@
+"""The LTI objects of one app: store, tool key, HTTP client, JWKS cache, passback worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from pydantic import TypeAdapter
+
+from app.lti.ags import PassbackWorker, TokenClient
+from app.lti.keys import ToolKey
+from app.lti.launch import JwksCache
+from app.lti.store import LtiStore, Platform
+from app.settings import Settings
+
+
+@dataclass
+class LtiState:
+    settings: Settings
+    store: LtiStore
+    key: ToolKey
+    http: httpx.AsyncClient
+    jwks: JwksCache
+    tokens: TokenClient
+    worker: PassbackWorker
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def load_platforms_file(path: Path) -> list[Platform]:
+    """A JSON list of platform objects (the fields of ``Platform``)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return TypeAdapter(list[Platform]).validate_python(data)
+
+
+def build(settings: Settings) -> LtiState:
+    store = LtiStore(settings.lti_db_path or settings.cache_dir / "lti.sqlite3")
+    if settings.lti_platforms_file is not None:
+        for platform in load_platforms_file(settings.lti_platforms_file):
+            store.put_platform(platform, source="file")
+    key = ToolKey.load_or_create(settings.lti_key_path or settings.cache_dir / "lti-key.pem")
+    http = httpx.AsyncClient(follow_redirects=False)
+    tokens = TokenClient(http, key)
+    worker = PassbackWorker(
+        store,
+        tokens,
+        http,
+        retry_base_s=settings.lti_retry_base_s,
+        retry_max_s=settings.lti_retry_max_s,
+        interval_s=settings.lti_worker_interval_s,
+    )
+    return LtiState(settings, store, key, http, JwksCache(http), tokens, worker)
+
+
+def ensure(app: FastAPI) -> LtiState:
+    """The app's LTI state, built on first use (the lifespan builds it at start-up)."""
+    state: LtiState | None = getattr(app.state, "lti", None)
+    if state is None:
+        state = build(app.state.settings)
+        app.state.lti = state
+    return state
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state = ensure(app)
+    state.tasks.append(asyncio.create_task(state.worker.run()))
+    try:
+        yield
+    finally:
+        for task in state.tasks:
+            task.cancel()
+        await asyncio.gather(*state.tasks, return_exceptions=True)
+        await state.http.aclose()
+        state.store.close()
+        app.state.lti = None

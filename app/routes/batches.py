@@ -1,0 +1,94 @@
+"""Batch grading over HTTP: upload a class's answers, follow progress, fetch results."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+
+from app.deps import SettingsDep
+from graders.batch import BatchInfo, BatchManager
+from graders.batch.manager import save_upload
+from graders.batch.report import ClassReport, render_html
+from graders.errors import NotReady, UploadTooLarge
+
+router = APIRouter(prefix="/v1", tags=["batches"])
+
+
+def get_batches(request: Request) -> BatchManager:
+    manager: BatchManager | None = getattr(request.app.state, "batches", None)
+    if manager is None:
+        raise NotReady("Batch grading is starting; try again shortly.")
+    return manager
+
+
+BatchesDep = Annotated[BatchManager, Depends(get_batches)]
+MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+
+
+def _accepted(info: BatchInfo, *, replayed: bool) -> JSONResponse:
+    headers = {"Location": f"/v1/batches/{info.id}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(info.model_dump(mode="json"), status_code=202, headers=headers)
+
+
+@router.post("/batches", status_code=202, response_model=BatchInfo)
+async def create_batch(
+    request: Request,
+    batches: BatchesDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    filename: Annotated[str | None, Query(max_length=255)] = None,
+) -> JSONResponse:
+    """Upload a CSV or JSONL file as the raw body; grading runs in the background."""
+    if idempotency_key and (earlier := await batches.by_key(idempotency_key)):
+        return _accepted(earlier, replayed=True)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.batch_max_bytes:
+        raise UploadTooLarge(settings.batch_max_bytes)
+    path = await save_upload(request.stream(), batches.upload_dir, settings.batch_max_bytes)
+    try:
+        info, created = await batches.submit(path, filename=filename, key=idempotency_key)
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
+    return _accepted(info, replayed=not created)
+
+
+@router.get("/batches/{batch_id}", response_model=BatchInfo)
+async def batch_status(batch_id: str, batches: BatchesDep) -> BatchInfo:
+    return await batches.info(batch_id)
+
+
+@router.delete("/batches/{batch_id}", response_model=BatchInfo)
+async def cancel_batch(batch_id: str, batches: BatchesDep) -> BatchInfo:
+    return await batches.cancel(batch_id)
+
+
+@router.get("/batches/{batch_id}/results")
+async def batch_results(
+    batch_id: str, batches: BatchesDep, format: Literal["csv", "jsonl"] = "jsonl"
+) -> StreamingResponse:
+    """One result per row, in input order, with the row's line number."""
+    await batches.info(batch_id)
+    return StreamingResponse(batches.results(batch_id, format), media_type=MEDIA[format])
+
+
+@router.get("/batches/{batch_id}/report", response_model=ClassReport)
+async def batch_report(
+    batch_id: str,
+    batches: BatchesDep,
+    request: Request,
+    format: Literal["json", "html"] | None = None,
+) -> ClassReport | HTMLResponse:
+    """The class report as JSON, or as a self-contained HTML page (?format=html)."""
+    report = await batches.report(batch_id)
+    wants_html = format == "html" or (
+        format is None and "text/html" in request.headers.get("accept", "")
+    )
+    if wants_html:
+        return HTMLResponse(render_html(report))
+    return report

@@ -1,0 +1,82 @@
+"""Shared benchmark helpers: start rubricate as a real server process, percentiles."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from rubrics import load_lessons
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+@contextmanager
+def server(env: dict[str, str] | None = None, timeout: float = 300) -> Iterator[str]:
+    """``rubricate serve`` in its own process (so the load generator does not share its GIL)."""
+    port = free_port()
+    full_env = {**os.environ, "RUBRICATE_LLM_ENABLED": "false", **(env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("rubricate did not become ready")
+            time.sleep(0.25)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def student_answers(count: int, seed: int = 7) -> list[tuple[str, str]]:
+    """(question id, answer) pairs shaped like students': one to three sentences, each unique.
+
+    Built from the lesson's reference answers (sentences picked, shortened and tagged), so
+    each answer is new to the service's cache, the way a class's answers are.
+    """
+    rng = random.Random(seed)
+    lesson = load_lessons()["instruction-tuning"]
+    pairs: list[tuple[str, str]] = []
+    for n in range(count):
+        question = rng.choice(lesson.questions)
+        sentences = [s for s in question.reference_answer.replace("\n", " ").split(". ") if s]
+        picked = rng.sample(sentences, k=min(len(sentences), rng.randint(1, 3)))
+        words = " ".join(picked).split()[: rng.randint(12, 40)]
+        pairs.append((question.id, " ".join(words) + f". (answer {n})"))
+    return pairs

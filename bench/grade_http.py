@@ -1,0 +1,101 @@
+"""Benchmark POST /v1/grade over real HTTP against the model's own encode speed.
+
+Prints latency (p50, p95) of sequential requests, throughput with 8 concurrent clients,
+and the raw sentence-transformers encode time of the same segments, with the ratio.
+Run: ``make bench`` (or ``python -m bench.grade_http --requests 300``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+
+import httpx
+
+from bench.common import percentile, server, student_answers
+from graders.text import segments
+
+LESSON = "instruction-tuning"
+
+
+def sequential(url: str, answers: list[tuple[str, str]]) -> list[float]:
+    timings: list[float] = []
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for question, answer in answers:
+            body = {"lesson_id": LESSON, "question_id": question, "answer": answer}
+            start = time.perf_counter()
+            response = client.post("/v1/grade", json=body)
+            timings.append(time.perf_counter() - start)
+            response.raise_for_status()
+    return timings
+
+
+async def concurrent(url: str, answers: list[tuple[str, str]], clients: int) -> float:
+    queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    for pair in answers:
+        queue.put_nowait(pair)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            question, answer = queue.get_nowait()
+            body = {"lesson_id": LESSON, "question_id": question, "answer": answer}
+            (await client.post("/v1/grade", json=body)).raise_for_status()
+
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(clients)))
+        return time.perf_counter() - start
+
+
+def raw_encode(answers: list[tuple[str, str]]) -> tuple[float, float, int]:
+    """Seconds to encode every answer's segments: one call per answer, and in batches of 8."""
+    from models.embedder import minilm
+
+    embedder = minilm()
+    texts = [[s.text for s in segments(answer)] for _, answer in answers]
+    embedder.embed(texts[0])  # warm-up
+    start = time.perf_counter()
+    for group in texts:
+        embedder.embed(group)
+    one_by_one = time.perf_counter() - start
+    start = time.perf_counter()
+    for i in range(0, len(texts), 8):
+        embedder.embed([t for group in texts[i : i + 8] for t in group])
+    batched = time.perf_counter() - start
+    return one_by_one, batched, sum(len(g) for g in texts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    warm = student_answers(20, seed=1)
+    latency_set = student_answers(args.requests, seed=2)
+    load_set = student_answers(args.requests, seed=3)
+    with server({"RUBRICATE_EMBED_CACHE_SIZE": "0"}) as url:
+        sequential(url, warm)
+        timings = sequential(url, latency_set)
+        elapsed = asyncio.run(concurrent(url, load_set, args.clients))
+    one_by_one, batched, segment_count = raw_encode(load_set)
+    n = len(load_set)
+    print(f"answers: {n} per run, {segment_count / n:.1f} segments each (cache off)")
+    print(
+        f"sequential latency over HTTP: p50 {percentile(timings, 50) * 1000:.1f} ms, "
+        f"p95 {percentile(timings, 95) * 1000:.1f} ms ({len(timings)} requests)"
+    )
+    print(f"throughput, {args.clients} concurrent clients: {n / elapsed:.1f} answers/s")
+    print(
+        f"raw sentence-transformers encode of the same segments: {n / one_by_one:.1f} answers/s "
+        f"one answer per call, {n / batched:.1f} answers/s in batches of {args.clients}"
+    )
+    print(f"service time / raw batched encode time: {elapsed / batched:.2f}x (target <= 1.3x)")
+    print(f"service time / raw per-answer encode time: {elapsed / one_by_one:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

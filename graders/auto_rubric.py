@@ -1,0 +1,193 @@
+"""Rubrics built from a reference answer, for questions that come without a YAML rubric.
+
+The reference answer is split into key points: its sentences and list items (a short item
+under a "...:" header keeps the header as context), each with its clauses as extra
+phrasings; "X instead of Y" / "X rather than Y" contrasts keep X as a phrasing of their own.
+When an LLM is at hand, :func:`llm_key_points` asks it to extract and rephrase the key
+points; whatever it returns only adds phrasings, and any failure falls back to the split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from graders.text import segments
+from models.llm import LLMClient, LLMError
+from rubrics import KeyPoint, Lesson, LessonKeyPoint, Question, QuestionKind
+
+log = logging.getLogger(__name__)
+
+MAX_KEY_POINTS = 12
+MAX_TEXT = 1000
+_CONTRAST = re.compile(r"\s*,?\s*\b(?:instead of|rather than|as opposed to)\b", re.I)
+_ITEM = re.compile(r"^\s*(?:[-*\u2022]|\(?[0-9]{1,2}[.)]|\(?[a-z][.)])\s*", re.I)
+_SENTENCES = re.compile(r"(?<=[.!?])\s+(?=[\"'(]*[A-Z0-9])")
+_ID = re.compile(r"[^a-z0-9_.-]+")
+
+
+@dataclass(frozen=True)
+class AutoKeyPoint:
+    text: str
+    phrasings: tuple[str, ...]
+
+
+def _clip(text: str) -> str:
+    return " ".join(text.split())[:MAX_TEXT]
+
+
+def split_reference(reference: str) -> list[AutoKeyPoint]:
+    """Key points of a reference answer: sentences, list items, contrasts; in order."""
+    points: list[AutoKeyPoint] = []
+    header = ""
+    for raw in reference.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        is_item = bool(_ITEM.match(line))
+        body = _ITEM.sub("", line).strip()
+        if not re.search(r"[A-Za-z0-9]", body):
+            continue
+        if body.endswith(":"):
+            header = body.rstrip(": ")
+            continue
+        if not is_item:
+            header = ""
+        for sentence in _SENTENCES.split(body):
+            sentence = sentence.strip()
+            if not re.search(r"[A-Za-z0-9]", sentence):
+                continue
+            text = f"{header}: {sentence}" if header and len(sentence.split()) <= 4 else sentence
+            phrasings = [text]
+            if text != sentence:
+                phrasings.append(sentence)
+            kept = _CONTRAST.split(sentence, maxsplit=1)[0].strip(" ,.;")
+            if kept != sentence and len(kept.split()) >= 2:
+                phrasings.append(kept)
+            clauses = [s.text for s in segments(sentence)][1:]
+            phrasings += [c for c in clauses if len(c.split()) >= 3]
+            points.append(AutoKeyPoint(_clip(text), tuple(dict.fromkeys(map(_clip, phrasings)))))
+    points = list({p.text: p for p in points}.values())
+    if not points and reference.strip():
+        points.append(AutoKeyPoint(_clip(reference), (_clip(reference),)))
+    return _cap(points)
+
+
+def _cap(points: list[AutoKeyPoint]) -> list[AutoKeyPoint]:
+    """At most MAX_KEY_POINTS: the surplus merges into the last point as extra phrasings."""
+    if len(points) <= MAX_KEY_POINTS:
+        return points
+    head, tail = points[: MAX_KEY_POINTS - 1], points[MAX_KEY_POINTS - 1 :]
+    merged = tuple(dict.fromkeys(p for point in tail for p in point.phrasings))
+    return [*head, AutoKeyPoint(_clip("; ".join(p.text for p in tail)), merged)]
+
+
+def _safe_id(value: str) -> str:
+    cleaned = _ID.sub("-", value.lower()).strip("-._")
+    if not cleaned:
+        cleaned = "q"
+    return cleaned[:48] if cleaned[0].isalnum() else ("q" + cleaned)[:48]
+
+
+def adhoc_lesson(
+    prompt: str,
+    reference_answer: str,
+    max_score: float = 1.0,
+    *,
+    question_id: str | None = None,
+    key_points: list[AutoKeyPoint] | None = None,
+) -> Lesson:
+    """A one-question lesson for an inline question, its id derived from the content hash."""
+    points = key_points or split_reference(reference_answer)
+    weight = max_score / len(points)
+    digest = hashlib.sha256(
+        "\x1f".join([prompt, reference_answer, repr(max_score), repr(points)]).encode()
+    ).hexdigest()[:12]
+    qid = _safe_id(question_id or "q-" + digest)
+    question = Question(
+        id=qid,
+        kind=QuestionKind.EXERCISE,
+        prompt=_clip(prompt) or "(no question text)",
+        reference_answer=reference_answer.strip()[:4000],
+        key_points=[
+            KeyPoint(
+                id=f"kp{i + 1}",
+                text=p.text,
+                lesson_key_point="reference",
+                weight=weight,
+                phrasings=list(p.phrasings),
+                feedback_met=f"You covered: {p.text}",
+                feedback_missed=f"Not covered: {p.text}",
+            )
+            for i, p in enumerate(points)
+        ],
+    )
+    return Lesson(
+        id=f"adhoc-{digest}",
+        title="Inline question",
+        key_points=[
+            LessonKeyPoint(id="reference", title="Reference answer", summary=_clip(prompt) or "-")
+        ],
+        questions=[question],
+    )
+
+
+_LLM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "key_points": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "text": {"type": "string"},
+                    "phrasings": {"type": "array", "items": {"type": "string"}},
+                },
+                "required": ["text", "phrasings"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["key_points"],
+    "additionalProperties": False,
+}
+
+_LLM_INSTRUCTIONS = (
+    "Split the reference answer into its separate key points: each one idea a student "
+    "must state to earn credit. For each, give a short statement and two or three other "
+    "ways a student might phrase it. Use only ideas in the reference answer."
+)
+
+
+async def llm_key_points(
+    client: LLMClient, prompt: str, reference_answer: str, *, max_tokens: int = 800
+) -> list[AutoKeyPoint]:
+    """Key points extracted and rephrased by the LLM; the plain split when it fails."""
+    fallback = split_reference(reference_answer)
+    messages = [
+        {"role": "system", "content": _LLM_INSTRUCTIONS},
+        {"role": "user", "content": f"QUESTION: {prompt}\n\nREFERENCE ANSWER:\n{reference_answer}"},
+    ]
+    try:
+        reply = await client.complete_json(
+            messages, _LLM_SCHEMA, name="key_points", max_tokens=max_tokens
+        )
+    except LLMError as exc:
+        log.info("LLM key point extraction failed, using the split: %s", exc)
+        return fallback
+    points: list[AutoKeyPoint] = []
+    raw = reply.get("key_points") if isinstance(reply, dict) else None
+    for entry in raw if isinstance(raw, list) else []:
+        if not isinstance(entry, dict) or not str(entry.get("text", "")).strip():
+            continue
+        text = _clip(str(entry["text"]))
+        extra = entry.get("phrasings")
+        phrasings = [text] + [_clip(str(p)) for p in extra or [] if str(p).strip()]
+        points.append(AutoKeyPoint(text, tuple(dict.fromkeys(phrasings))[:6]))
+    if not points:
+        return fallback
+    # The split's own points stay too, so nothing of the reference answer is lost.
+    return _cap(points + [p for p in fallback if p.text not in {q.text for q in points}])

@@ -1,0 +1,446 @@
+"""Persistence of batches, their rows and their grades (SQLAlchemy 2 Core).
+
+Why a *sync* engine run in worker threads rather than an async engine: the same code and
+the same well-tested drivers serve SQLite (stdlib ``sqlite3``, nothing to install) and
+PostgreSQL (``psycopg`` 3); the batch worker touches the database in coarse steps (one
+transaction per chunk of rows, one page per export step), so ``asyncio.to_thread`` costs
+nothing that matters; and the CLI, benchmark and tests can call the store directly with
+no event loop. SQLite runs in WAL mode with a busy timeout, so an upload being stored
+and the worker saving grades do not block each other's readers.
+
+Crash safety: a chunk's grades and its rows' ``done``/``failed`` marks, and the batch's
+counters, are written in one transaction; rows are only marked while still ``pending``.
+After a crash the worker re-reads the pending rows, so no row is lost, and since each
+row is one table row (keyed by batch and input position) it has exactly one result.
+Grades are keyed by (batch, answer hash): identical answers are graded once per batch.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from graders.batch.models import BatchRecord
+
+CHUNK_INSERT = 1000
+
+metadata = MetaData()
+
+batches = Table(
+    "rubricate_batches",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("idempotency_key", String(255), unique=True, nullable=True),
+    Column("status", String(16), nullable=False, index=True),
+    Column("format", String(8), nullable=False),
+    Column("filename", String(255), nullable=True),
+    Column("total", Integer, nullable=False, default=0),
+    Column("done", Integer, nullable=False, default=0),
+    Column("failed", Integer, nullable=False, default=0),
+    Column("graded", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float, nullable=True),
+    Column("finished_at", Float, nullable=True),
+    Column("resumed_at", Float, nullable=True),
+    Column("resumed_from", Integer, nullable=False, default=0),
+    Column("first_result_at", Float, nullable=True),
+)
+
+rows = Table(
+    "rubricate_batch_rows",
+    metadata,
+    Column(
+        "batch_id",
+        String(32),
+        ForeignKey("rubricate_batches.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seq", Integer, primary_key=True),
+    Column("line", Integer, nullable=False),
+    Column("row_id", Text, nullable=True),
+    Column("student_id", Text, nullable=True),
+    Column("lesson_id", Text, nullable=True),
+    Column("question_id", Text, nullable=True),
+    Column("answer", Text, nullable=True),
+    Column("answer_hash", String(64), nullable=True),
+    Column("status", String(8), nullable=False),
+    Column("error", Text, nullable=True),
+    Index("ix_rubricate_rows_status", "batch_id", "status", "seq"),
+)
+
+grades = Table(
+    "rubricate_batch_grades",
+    metadata,
+    Column(
+        "batch_id",
+        String(32),
+        ForeignKey("rubricate_batches.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("answer_hash", String(64), primary_key=True),
+    Column("result", Text, nullable=False),
+)
+
+
+@dataclass
+class NewRow:
+    line: int
+    row_id: str | None
+    student_id: str | None
+    lesson_id: str | None
+    question_id: str | None
+    answer: str | None
+    answer_hash: str | None
+    error: str | None
+
+
+@dataclass
+class PendingRow:
+    seq: int
+    answer_hash: str
+    lesson_id: str
+    question_id: str
+    answer: str
+
+
+@dataclass
+class ResultRow:
+    seq: int
+    line: int
+    row_id: str | None
+    student_id: str | None
+    lesson_id: str | None
+    question_id: str | None
+    answer: str | None
+    answer_hash: str | None
+    status: str
+    error: str | None
+    result: str | None
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3, the driver we install."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class BatchStore:
+    """Batches in SQL; every method is synchronous and safe to call from any thread."""
+
+    def __init__(self, url: str) -> None:
+        url = normalise_url(url)
+        self.url = url
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(
+                url, connect_args={"timeout": 60, "check_same_thread": False}
+            )
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- creating ---------------------------------------------------------------------
+    def by_key(self, key: str) -> BatchRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(batches).where(batches.c.idempotency_key == key)).first()
+        return BatchRecord.model_validate(row._asdict()) if row else None
+
+    def create(
+        self,
+        new_rows: Iterable[NewRow],
+        *,
+        fmt: str,
+        filename: str | None,
+        key: str | None,
+    ) -> tuple[BatchRecord, bool]:
+        """Store a batch and all its rows in one transaction; (record, created).
+
+        With an idempotency key already used, nothing is stored and the earlier batch
+        comes back. Errors raised while reading ``new_rows`` roll everything back.
+        """
+        if key is not None and (existing := self.by_key(key)) is not None:
+            return existing, False
+        batch_id = uuid.uuid4().hex
+        now = time.time()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(batches).values(
+                        id=batch_id,
+                        idempotency_key=key,
+                        status="queued",
+                        format=fmt,
+                        filename=filename,
+                        total=0,
+                        done=0,
+                        failed=0,
+                        graded=0,
+                        created_at=now,
+                        resumed_from=0,
+                    )
+                )
+                total = failed = 0
+                chunk: list[dict[str, Any]] = []
+                for row in new_rows:
+                    chunk.append(
+                        {
+                            "batch_id": batch_id,
+                            "seq": total,
+                            "line": row.line,
+                            "row_id": row.row_id,
+                            "student_id": row.student_id,
+                            "lesson_id": row.lesson_id,
+                            "question_id": row.question_id,
+                            "answer": row.answer if row.error is None else None,
+                            "answer_hash": row.answer_hash if row.error is None else None,
+                            "status": "failed" if row.error else "pending",
+                            "error": row.error,
+                        }
+                    )
+                    total += 1
+                    failed += row.error is not None
+                    if len(chunk) >= CHUNK_INSERT:
+                        conn.execute(insert(rows), chunk)
+                        chunk = []
+                if chunk:
+                    conn.execute(insert(rows), chunk)
+                conn.execute(
+                    update(batches)
+                    .where(batches.c.id == batch_id)
+                    .values(total=total, failed=failed)
+                )
+        except IntegrityError:
+            if key is not None and (existing := self.by_key(key)) is not None:
+                return existing, False  # a concurrent upload with the same key won
+            raise
+        record = self.get(batch_id)
+        assert record is not None
+        return record, True
+
+    # -- reading ----------------------------------------------------------------------
+    def get(self, batch_id: str) -> BatchRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(batches).where(batches.c.id == batch_id)).first()
+        return BatchRecord.model_validate(row._asdict()) if row else None
+
+    def next_unfinished(self) -> str | None:
+        """The oldest batch still to grade: queued, or running when the process stopped."""
+        query = (
+            select(batches.c.id)
+            .where(batches.c.status.in_(("queued", "running")))
+            .order_by(batches.c.created_at)
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    def pending(self, batch_id: str, after: int, limit: int) -> list[PendingRow]:
+        query = (
+            select(
+                rows.c.seq, rows.c.answer_hash, rows.c.lesson_id, rows.c.question_id, rows.c.answer
+            )
+            .where(and_(rows.c.batch_id == batch_id, rows.c.status == "pending"))
+            .where(rows.c.seq > after)
+            .order_by(rows.c.seq)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [PendingRow(*r) for r in conn.execute(query)]
+
+    def known(self, batch_id: str, hashes: Sequence[str]) -> set[str]:
+        if not hashes:
+            return set()
+        query = select(grades.c.answer_hash).where(
+            and_(grades.c.batch_id == batch_id, grades.c.answer_hash.in_(list(hashes)))
+        )
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def results(self, batch_id: str, page: int = 500) -> Iterator[ResultRow]:
+        """Every row of the batch in input order, joined to its grade; read page by page."""
+        after = -1
+        query = (
+            select(
+                rows.c.seq,
+                rows.c.line,
+                rows.c.row_id,
+                rows.c.student_id,
+                rows.c.lesson_id,
+                rows.c.question_id,
+                rows.c.answer,
+                rows.c.answer_hash,
+                rows.c.status,
+                rows.c.error,
+                grades.c.result,
+            )
+            .select_from(
+                rows.outerjoin(
+                    grades,
+                    and_(
+                        grades.c.batch_id == rows.c.batch_id,
+                        grades.c.answer_hash == rows.c.answer_hash,
+                        rows.c.status == "done",
+                    ),
+                )
+            )
+            .where(rows.c.batch_id == batch_id)
+            .order_by(rows.c.seq)
+            .limit(page)
+        )
+        while True:
+            with self.engine.connect() as conn:
+                got = [ResultRow(*r) for r in conn.execute(query.where(rows.c.seq > after))]
+            yield from got
+            if len(got) < page:
+                return
+            after = got[-1].seq
+
+    def count_rows(self, batch_id: str) -> dict[str, int]:
+        query = (
+            select(rows.c.status, func.count())
+            .where(rows.c.batch_id == batch_id)
+            .group_by(rows.c.status)
+        )
+        with self.engine.connect() as conn:
+            return {status: int(n) for status, n in conn.execute(query)}
+
+    # -- writing ----------------------------------------------------------------------
+    def mark_running(self, batch_id: str) -> None:
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(batches)
+                .where(batches.c.id == batch_id)
+                .values(
+                    status="running",
+                    started_at=func.coalesce(batches.c.started_at, now),
+                    resumed_at=now,
+                    resumed_from=batches.c.done + batches.c.failed,
+                )
+            )
+
+    def save(
+        self,
+        batch_id: str,
+        new_grades: dict[str, str],
+        done: Sequence[int],
+        failed: Sequence[tuple[int, str]],
+    ) -> None:
+        """One transaction: new grades, rows marked, counters moved by what really changed."""
+        with self.engine.begin() as conn:
+            if new_grades:
+                have = set(
+                    conn.execute(
+                        select(grades.c.answer_hash).where(
+                            and_(
+                                grades.c.batch_id == batch_id,
+                                grades.c.answer_hash.in_(list(new_grades)),
+                            )
+                        )
+                    ).scalars()
+                )
+                fresh = [
+                    {"batch_id": batch_id, "answer_hash": h, "result": r}
+                    for h, r in new_grades.items()
+                    if h not in have
+                ]
+                if fresh:
+                    conn.execute(insert(grades), fresh)
+            else:
+                fresh = []
+            n_done = _mark(conn, batch_id, done, "done", None)
+            n_failed = 0
+            for seq, reason in failed:
+                n_failed += _mark(conn, batch_id, [seq], "failed", reason)
+            conn.execute(
+                update(batches)
+                .where(batches.c.id == batch_id)
+                .values(
+                    done=batches.c.done + n_done,
+                    failed=batches.c.failed + n_failed,
+                    graded=batches.c.graded + len(fresh),
+                    first_result_at=func.coalesce(batches.c.first_result_at, time.time()),
+                )
+            )
+
+    def finish(self, batch_id: str, status: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(batches)
+                .where(and_(batches.c.id == batch_id, batches.c.status.in_(("queued", "running"))))
+                .values(status=status, finished_at=time.time())
+            )
+
+    def cancel(self, batch_id: str) -> bool:
+        """Cancel a batch that has not finished; False when it already had."""
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(batches)
+                .where(and_(batches.c.id == batch_id, batches.c.status.in_(("queued", "running"))))
+                .values(status="cancelled", finished_at=time.time())
+            ).rowcount
+        return bool(changed)
+
+
+def _mark(
+    conn: Connection, batch_id: str, seqs: Sequence[int], status: str, error: str | None
+) -> int:
+    if not seqs:
+        return 0
+    total = 0
+    for start in range(0, len(seqs), 500):
+        part = list(seqs[start : start + 500])
+        total += conn.execute(
+            update(rows)
+            .where(
+                and_(rows.c.batch_id == batch_id, rows.c.seq.in_(part), rows.c.status == "pending")
+            )
+            .values(status=status, error=error)
+        ).rowcount
+    return total
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

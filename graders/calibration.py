@@ -1,0 +1,254 @@
+"""Calibration: from grader features (graders/features.py) to a score and a label.
+
+A calibration file is plain JSON (no pickle), versioned, with one entry per (embedding
+model, LLM) pair, so a calibration fitted with one LLM is never applied to another and a
+weak LLM's verdicts get the little weight the fit gave them. Each entry holds:
+
+- ``score``: gradient-boosted regression trees (or a linear model) predicting the share of
+  full marks, clipped to [0, 1];
+- ``label``: gradient-boosted classification trees (or a multinomial logistic model)
+  over the same features plus the predicted score.
+
+Prediction needs only numpy; fitting (:func:`fit_entry`) uses scikit-learn and is run by
+``rubricate calibrate`` on training data only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from graders.features import Features
+from graders.result import Label
+
+FORMAT = "rubricate-calibration/1"
+LABELS: tuple[Label, ...] = (Label.INCORRECT, Label.PARTIALLY_CORRECT, Label.CORRECT)
+DEFAULT_FILE = Path(__file__).parent / "calibrations" / "default.json"
+Array = NDArray[np.float64]
+
+
+def pair_key(embedding_model: str, llm_model: str | None) -> str:
+    """The key of a calibration entry: models without versions after '@' are kept whole."""
+    return f"{embedding_model}|{llm_model or 'none'}"
+
+
+def _tree_predict(tree: dict[str, Any], x: Array) -> Array:
+    left = np.asarray(tree["left"], dtype=np.int64)
+    right = np.asarray(tree["right"], dtype=np.int64)
+    feature = np.asarray(tree["feature"], dtype=np.int64)
+    threshold = np.asarray(tree["threshold"], dtype=np.float64)
+    value = np.asarray(tree["value"], dtype=np.float64)
+    node = np.zeros(len(x), dtype=np.int64)
+    rows = np.arange(len(x))
+    for _ in range(64):
+        inner = left[node] >= 0
+        if not inner.any():
+            break
+        go_left = x[rows, np.maximum(feature[node], 0)] <= threshold[node]
+        node = np.where(inner, np.where(go_left, left[node], right[node]), node)
+    return value[node]
+
+
+def _raw(model: dict[str, Any], x: Array) -> Array:
+    """Raw outputs, shape (n, k): k=1 for a regression, k classes for a classifier."""
+    if model["kind"] == "linear":
+        coef = np.asarray(model["coef"], dtype=np.float64).reshape(-1, x.shape[1])
+        return np.asarray(x @ coef.T + np.asarray(model["intercept"], dtype=np.float64))
+    if model["kind"] == "trees":
+        out = np.tile(np.asarray(model["init"], dtype=np.float64), (len(x), 1))
+        rate = float(model["learning_rate"])
+        for stage in model["trees"]:
+            for k, tree in enumerate(stage):
+                out[:, k] += rate * _tree_predict(tree, x)
+        return out
+    raise ValueError(f"unknown model kind {model['kind']!r}")
+
+
+def _softmax(z: Array) -> Array:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    percent: float
+    label: Label
+    probabilities: dict[Label, float]
+
+
+@dataclass(frozen=True)
+class CalibrationEntry:
+    features: list[str]
+    score: dict[str, Any]
+    label: dict[str, Any]
+    metrics: dict[str, Any]
+
+    def matrix(self, rows: list[Features]) -> Array:
+        return np.array([[r.get(f, 0.0) for f in self.features] for r in rows], dtype=np.float64)
+
+    def predict_scores(self, rows: list[Features]) -> Array:
+        x = self.matrix(rows)
+        raw = _raw(self.score, x)[:, 0]
+        if self.score.get("link") == "logit":
+            raw = 1.0 / (1.0 + np.exp(-raw))
+        return np.asarray(np.clip(raw, 0.0, 1.0))
+
+    def predict(self, rows: list[Features]) -> list[Prediction]:
+        if not rows:
+            return []
+        scores = self.predict_scores(rows)
+        x = np.column_stack([self.matrix(rows), scores])
+        raw = _raw(self.label, x)
+        if raw.shape[1] == 1:  # a binary classifier: one log-odds column
+            raw = np.column_stack([np.zeros(len(raw)), raw[:, 0]])
+        probs = _softmax(raw)
+        classes = [Label(c) for c in self.label["classes"]]
+        out = []
+        for score, p in zip(scores, probs, strict=True):
+            out.append(
+                Prediction(
+                    percent=round(float(score), 4),
+                    label=classes[int(np.argmax(p))],
+                    probabilities={c: round(float(v), 4) for c, v in zip(classes, p, strict=True)},
+                )
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class Calibration:
+    version: str
+    entries: dict[str, CalibrationEntry]
+    trained_on: str = ""
+
+    def entry(self, embedding_model: str, llm_model: str | None) -> CalibrationEntry | None:
+        return self.entries.get(pair_key(embedding_model, llm_model))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": self.version,
+            "trained_on": self.trained_on,
+            "entries": {
+                key: {
+                    "features": e.features,
+                    "score": e.score,
+                    "label": e.label,
+                    "metrics": e.metrics,
+                }
+                for key, e in self.entries.items()
+            },
+        }
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), separators=(",", ":")) + "\n")
+
+
+def load_calibration(path: Path) -> Calibration:
+    data = json.loads(path.read_text())
+    if data.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a {FORMAT} file")
+    entries = {
+        key: CalibrationEntry(
+            features=list(e["features"]),
+            score=e["score"],
+            label=e["label"],
+            metrics=e.get("metrics", {}),
+        )
+        for key, e in data["entries"].items()
+    }
+    return Calibration(version=str(data["version"]), entries=entries, trained_on=data["trained_on"])
+
+
+def make_version(name: str, entries: dict[str, CalibrationEntry]) -> str:
+    """``name-<hash of the fitted models>``: a changed fit is a new version."""
+    blob = json.dumps(
+        {k: [e.features, e.score, e.label] for k, e in entries.items()}, sort_keys=True
+    )
+    return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def _export_tree(tree: Any, scale: float = 1.0) -> dict[str, Any]:
+    t = tree.tree_
+    return {
+        "left": t.children_left.tolist(),
+        "right": t.children_right.tolist(),
+        "feature": t.feature.tolist(),
+        "threshold": [round(float(v), 6) for v in t.threshold],
+        "value": [round(float(v) * scale, 6) for v in t.value[:, 0, 0]],
+    }
+
+
+def _export_gbm(model: Any, n_outputs: int) -> dict[str, Any]:
+    init = model._raw_predict_init(np.zeros((1, model.n_features_in_)))[0]
+    return {
+        "kind": "trees",
+        "init": [float(v) for v in np.broadcast_to(init, (n_outputs,))],
+        "learning_rate": float(model.learning_rate),
+        "trees": [[_export_tree(t) for t in stage] for stage in model.estimators_],
+    }
+
+
+def _label_index(labels: list[Label]) -> NDArray[np.int64]:
+    return np.array([LABELS.index(label) for label in labels], dtype=np.int64)
+
+
+def fit_entry(
+    rows: list[Features],
+    scores: list[float],
+    labels: list[Label] | None,
+    features: list[str],
+    *,
+    n_estimators: int = 150,
+    max_depth: int = 3,
+    learning_rate: float = 0.05,
+    seed: int = 0,
+) -> CalibrationEntry:
+    """Fit the score and label models on training rows (scores as a share of full marks)."""
+    from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
+
+    x = np.array([[r.get(f, 0.0) for f in features] for r in rows], dtype=np.float64)
+    y = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
+    common = {
+        "n_estimators": n_estimators,
+        "max_depth": max_depth,
+        "learning_rate": learning_rate,
+        "subsample": 0.8,
+        "min_samples_leaf": 10,
+        "random_state": seed,
+    }
+    regressor = GradientBoostingRegressor(loss="squared_error", **common).fit(x, y)
+    score_model = _export_gbm(regressor, 1)
+    entry = CalibrationEntry(features, score_model, {}, {})
+    predicted = entry.predict_scores(rows)
+    if labels is None:  # no labels: the label follows the score with fixed cut points
+        labels = [
+            Label.CORRECT if s >= 0.8 else Label.PARTIALLY_CORRECT if s >= 0.35 else Label.INCORRECT
+            for s in y
+        ]
+    target = _label_index(labels)
+    xl = np.column_stack([x, predicted])
+    classifier = GradientBoostingClassifier(**common).fit(xl, target)
+    label_model = _export_gbm(classifier, len(classifier.classes_))
+    label_model["classes"] = [LABELS[int(c)].value for c in classifier.classes_]
+    fitted = CalibrationEntry(features, score_model, label_model, {"n": len(rows)})
+    check = fitted.predict(rows[:50])
+    probe = classifier.predict_proba(xl[:50])
+    if not all(
+        math.isclose(c.probabilities[Label(label_model["classes"][0])], float(p[0]), abs_tol=1e-3)
+        for c, p in zip(check, probe, strict=True)
+    ):
+        raise RuntimeError("exported label model disagrees with scikit-learn")
+    return fitted

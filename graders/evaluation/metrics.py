@@ -1,0 +1,130 @@
+"""Agreement with human scores: correlation, error, kappa, label accuracy and macro-F1."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from graders.result import Label
+
+LABELS: tuple[Label, ...] = (Label.INCORRECT, Label.PARTIALLY_CORRECT, Label.CORRECT)
+Figures = dict[str, float | None]
+
+
+def _nan_to_none(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 4)
+
+
+def pearson(a: Sequence[float], b: Sequence[float]) -> float:
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(x) < 2 or x.std() == 0 or y.std() == 0:
+        return math.nan
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+    from scipy.stats import rankdata
+
+    return np.asarray(rankdata(values), dtype=np.float64)
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(x) < 2:
+        return math.nan
+    return pearson(list(_ranks(x)), list(_ranks(y)))
+
+
+def rmse(a: Sequence[float], b: Sequence[float]) -> float:
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.sqrt(np.mean((x - y) ** 2))) if len(x) else math.nan
+
+
+def quadratic_kappa(human: Sequence[int], predicted: Sequence[int], n: int) -> float:
+    """Cohen's kappa with quadratic weights on categories 0..n-1."""
+    if n < 2 or not human:
+        return math.nan
+    observed = np.zeros((n, n))
+    for h, p in zip(human, predicted, strict=True):
+        observed[h, p] += 1
+    weights = np.array([[(i - j) ** 2 for j in range(n)] for i in range(n)]) / (n - 1) ** 2
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / observed.sum()
+    denominator = float((weights * expected).sum())
+    return 1.0 - float((weights * observed).sum()) / denominator if denominator else math.nan
+
+
+def discrete_scale(scores: Sequence[float], max_score: float) -> list[float]:
+    """The dataset's own score steps (e.g. 0, 0.125, ..., 1), as shares of full marks."""
+    steps = sorted({round(s / max_score, 4) for s in scores})
+    return steps if len(steps) > 1 else [0.0, 1.0]
+
+
+def to_step(value: float, steps: Sequence[float]) -> int:
+    return int(np.argmin([abs(value - s) for s in steps]))
+
+
+def label_figures(human: Sequence[Label], predicted: Sequence[Label]) -> Figures:
+    pairs = list(zip(human, predicted, strict=True))
+    if not pairs:
+        return {"accuracy": None, "macro_f1": None}
+    accuracy = sum(h == p for h, p in pairs) / len(pairs)
+    f1s = []
+    for label in LABELS:
+        tp = sum(h == label and p == label for h, p in pairs)
+        fp = sum(h != label and p == label for h, p in pairs)
+        fn = sum(h == label and p != label for h, p in pairs)
+        if tp + fp + fn == 0:
+            continue
+        f1s.append(2 * tp / (2 * tp + fp + fn))
+    return {"accuracy": round(accuracy, 4), "macro_f1": round(float(np.mean(f1s)), 4)}
+
+
+def confusion(human: Sequence[Label], predicted: Sequence[Label]) -> list[list[int]]:
+    """Rows: human label, columns: predicted, both in LABELS order."""
+    matrix = [[0] * len(LABELS) for _ in LABELS]
+    for h, p in zip(human, predicted, strict=True):
+        matrix[LABELS.index(h)][LABELS.index(p)] += 1
+    return matrix
+
+
+def score_figures(
+    human: Sequence[float], predicted: Sequence[float], max_score: float, steps: Sequence[float]
+) -> Figures:
+    """Human and predicted as shares of full marks; RMSE also on the dataset's own scale."""
+    kappa = quadratic_kappa(
+        [to_step(h, steps) for h in human], [to_step(p, steps) for p in predicted], len(steps)
+    )
+    return {
+        "n": float(len(human)),
+        "pearson": _nan_to_none(pearson(human, predicted)),
+        "spearman": _nan_to_none(spearman(human, predicted)),
+        "rmse": _nan_to_none(rmse(human, predicted)),
+        "rmse_scaled": _nan_to_none(rmse(human, predicted) * max_score),
+        "qwk": _nan_to_none(kappa),
+    }
+
+
+# ------------------------------------------------------------------ feedback similarity
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def rouge_l(reference: str, candidate: str) -> float:
+    """ROUGE-L F1 over lower-cased word tokens (longest common subsequence)."""
+    a, b = _TOKEN.findall(reference.lower()), _TOKEN.findall(candidate.lower())
+    if not a or not b:
+        return 0.0
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0]
+        for j, y in enumerate(b):
+            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
+        previous = current
+    lcs = previous[-1]
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(b), lcs / len(a)
+    return 2 * precision * recall / (precision + recall)

@@ -1,0 +1,113 @@
+"""Features of one graded answer, the input of a calibration (see graders/calibration.py).
+
+All come from the graders' own output plus a few whole-answer similarities, computed
+through the EmbeddingGrader (so they use the same model and the same embedding cache):
+
+- key point similarities: mean, max, min, spread, mean of the better half; share met /
+  partial under the configured thresholds; the rubric coverage score itself;
+- answer segments against the reference's key points: how much of the answer is on topic;
+- cosine of the whole answer to the reference answer and to the question text (restating
+  the question is not an answer), and their difference;
+- length: words (log), ratio to the reference's; negated share of segments;
+- the LLM's verdicts where present: share met / partial, and a flag that it was used.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from graders.config import GradingConfig
+from graders.embedding import EmbeddingGrader
+from graders.result import GradeResult, Status
+from graders.text import is_negated, segments
+from rubrics import Question
+
+FEATURES: tuple[str, ...] = (
+    "coverage",
+    "kp_mean",
+    "kp_max",
+    "kp_min",
+    "kp_std",
+    "kp_top_half",
+    "kp_met",
+    "kp_partial",
+    "seg_best_mean",
+    "seg_best_max",
+    "seg_on_topic",
+    "cos_ref",
+    "cos_question",
+    "ref_minus_question",
+    "log_words",
+    "length_ratio",
+    "negated_share",
+    "misconceptions",
+    "empty",
+    "llm_used",
+    "llm_met",
+    "llm_partial",
+)
+
+Features = dict[str, float]
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+async def extract(
+    embedding: EmbeddingGrader,
+    config: GradingConfig,
+    question: Question,
+    answer: str,
+    result: GradeResult,
+) -> Features:
+    """The feature vector of one answer (a name -> value mapping, names in FEATURES)."""
+    values = dict.fromkeys(FEATURES, 0.0)
+    sims = np.array(
+        [
+            k.graders["embedding"].similarity or 0.0
+            for k in result.key_points
+            if "embedding" in k.graders
+        ],
+        dtype=np.float64,
+    )
+    values["coverage"] = result.percent
+    values["misconceptions"] = float(len(result.misconceptions))
+    if not answer.strip():
+        values["empty"] = 1.0
+        return values
+    if sims.size:
+        ordered = np.sort(sims)[::-1]
+        values["kp_mean"] = float(sims.mean())
+        values["kp_max"] = float(sims.max())
+        values["kp_min"] = float(sims.min())
+        values["kp_std"] = float(sims.std())
+        values["kp_top_half"] = float(ordered[: max(1, math.ceil(len(ordered) / 2))].mean())
+        values["kp_met"] = float((sims >= config.met_threshold).mean())
+        values["kp_partial"] = float((sims >= config.partial_threshold).mean())
+    pieces = [p.text for p in segments(answer)]
+    points = [k.text for k in question.key_points] or [question.reference_answer]
+    whole = await embedding.similarities(
+        [answer], [question.reference_answer, question.prompt, *pieces]
+    )
+    by_segment = await embedding.similarities(pieces, points)
+    if by_segment.size:
+        best = by_segment.max(axis=1)
+        values["seg_best_mean"] = float(best.mean())
+        values["seg_best_max"] = float(best.max())
+        values["seg_on_topic"] = float((best >= config.partial_threshold).mean())
+    values["cos_ref"] = float(whole[0, 0])
+    values["cos_question"] = float(whole[0, 1])
+    values["ref_minus_question"] = values["cos_ref"] - values["cos_question"]
+    words = _words(answer)
+    values["log_words"] = math.log1p(words)
+    values["length_ratio"] = min(5.0, words / max(1, _words(question.reference_answer)))
+    values["negated_share"] = sum(map(is_negated, pieces)) / len(pieces) if pieces else 0.0
+    llm = [k.graders["llm"].status for k in result.key_points if "llm" in k.graders]
+    if llm:
+        values["llm_used"] = 1.0
+        values["llm_met"] = sum(s is Status.MET for s in llm) / len(llm)
+        values["llm_partial"] = sum(s is Status.PARTIAL for s in llm) / len(llm)
+    return values

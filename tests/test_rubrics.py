@@ -1,0 +1,111 @@
+"""Rubric files: validation errors name file, field and reason; a new lesson is a new file."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import cli
+from rubrics import RubricFileError, load_lesson_file, load_lessons
+from rubrics.loader import BUILTIN_DIR
+
+DEMO = Path(__file__).parent / "data" / "lessons" / "demo-lesson.yaml"
+
+
+def write(tmp_path: Path, text: str, name: str = "bad.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_builtin_lessons_valid() -> None:
+    lessons = load_lessons()
+    lesson = lessons["instruction-tuning"]
+    assert len(lesson.questions) == 22
+    assert {k.id for k in lesson.key_points} >= {
+        "base-model",
+        "sft-response-shape",
+        "positive-only-signal",
+        "lora-peft",
+        "volume-asymmetry",
+        "later-stages",
+    }
+    for question in lesson.questions:
+        assert question.key_points or question.choices
+        assert question.max_score > 0
+
+
+def test_misconceptions_the_issue_names_exist() -> None:
+    lesson = load_lessons()["instruction-tuning"]
+    texts = " ".join(m.text.lower() for q in lesson.questions for m in q.misconceptions)
+    assert "new knowledge" in texts
+    assert "lora" in texts
+    assert "negative" in texts
+
+
+def test_adding_a_lesson_is_dropping_a_file(tmp_path: Path) -> None:
+    shutil.copy(DEMO, tmp_path / "demo.yaml")
+    lessons = load_lessons([BUILTIN_DIR, tmp_path])
+    assert set(lessons) == {"instruction-tuning", "demo-photosynthesis"}
+
+
+def test_missing_field_names_file_and_field(tmp_path: Path) -> None:
+    text = DEMO.read_text(encoding="utf-8").replace("reference_answer:", "reference_answr:", 1)
+    path = write(tmp_path, text)
+    with pytest.raises(RubricFileError) as err:
+        load_lesson_file(path)
+    message = str(err.value)
+    assert str(path) in message
+    assert "questions[0].reference_answer" in message
+    assert any("reference_answr" in field for field, _ in err.value.problems)
+
+
+def test_dangling_lesson_key_point_link(tmp_path: Path) -> None:
+    text = DEMO.read_text(encoding="utf-8")
+    first_link = text.split("lesson_key_point:", 1)[1].split("\n", 1)[0].strip()
+    path = write(
+        tmp_path, text.replace(f"lesson_key_point: {first_link}", "lesson_key_point: nowhere", 1)
+    )
+    with pytest.raises(RubricFileError, match="nowhere"):
+        load_lesson_file(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("id: [unclosed", "invalid YAML"),
+        ("- just\n- a list\n", "mapping"),
+        ("", "mapping"),
+    ],
+)
+def test_malformed_files(tmp_path: Path, content: str, reason: str) -> None:
+    with pytest.raises(RubricFileError, match=reason):
+        load_lesson_file(write(tmp_path, content))
+
+
+def test_non_utf8_file(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("title: caf\xe9".encode("latin-1"))
+    with pytest.raises(RubricFileError, match="not UTF-8"):
+        load_lesson_file(path)
+
+
+def test_duplicate_lesson_id(tmp_path: Path) -> None:
+    shutil.copy(DEMO, tmp_path / "a.yaml")
+    shutil.copy(DEMO, tmp_path / "b.yaml")
+    with pytest.raises(RubricFileError, match="already defined"):
+        load_lessons([tmp_path])
+
+
+def test_rubrics_check_cli(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["rubrics", "check"])
+    assert ok.exit_code == 0, ok.output
+    assert "instruction-tuning" in ok.output
+    bad = write(tmp_path, "id: x\ntitle: y\nkey_points: []\nquestions: []\n")
+    failed = runner.invoke(cli, ["rubrics", "check", str(bad)])
+    assert failed.exit_code == 1
+    assert "key_points" in failed.output and str(bad) in failed.output
