@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install vllm serve test test-fast lint bench eval clean
+.PHONY: install vllm browser serve test test-fast lint bench bench-batch eval clean
 
 install: $(STAMP)
 
@@ -26,7 +26,11 @@ vllm:
 serve: install vllm
 	$(BIN)/rubricate serve --host $(HOST) --port $(PORT)
 
-test: install vllm
+# Headless Chromium for the widget test (Debian's package; needs root, else the test skips).
+browser:
+	@test -x /usr/bin/chromium || apt-get install -y chromium || echo "warning: chromium not installed; the widget test will be skipped"
+
+test: install vllm browser
 	$(BIN)/pytest -q -ra
 
 test-fast: install
@@ -39,6 +43,11 @@ lint: install
 
 bench: install vllm
 	$(BIN)/python -m bench.grade_http
+	$(MAKE) bench-batch
+
+# Batch grading: answers/s, time to first result, peak RSS at 1,000 and 10,000 rows.
+bench-batch: install
+	$(BIN)/python -m bench.batch
 
 clean:
 	rm -rf $(VENV) .vllm .cache

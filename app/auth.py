@@ -25,11 +25,11 @@ PREFIX = "scrypt"
 N, R, P = 2**14, 8, 1
 
 
-class NotAuthenticated(RubricateError):  # noqa: N818 - named like the other domain errors
+class NotAuthenticated(RubricateError):
     title = "Authentication required"
 
 
-class Forbidden(RubricateError):  # noqa: N818 - named like the other domain errors
+class Forbidden(RubricateError):
     title = "Forbidden"
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from app.auth import keys_cli
+from app.eval_cli import calibrate_command, eval_command
 from app.runtime import load_all_lessons, runtime
 from app.settings import Settings
 from graders.errors import RubricateError
@@ -21,6 +22,8 @@ from rubrics.loader import lesson_files, load_lesson_file
 cli = typer.Typer(help="Grade free-text answers against lesson rubrics.", no_args_is_help=True)
 rubrics_cli = typer.Typer(help="Work with rubric files.", no_args_is_help=True)
 cli.add_typer(rubrics_cli, name="rubrics")
+cli.command("eval")(eval_command)
+cli.command("calibrate")(calibrate_command)
 cli.add_typer(keys_cli, name="keys")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
@@ -110,6 +113,28 @@ async def _wait_for_llm(llm: object, seconds: float) -> None:
         if getattr(llm, "ready", False):
             return
         await asyncio.sleep(0.2)
+
+
+@cli.command("batch")
+def batch(
+    file: Annotated[Path, typer.Argument(help="CSV or JSONL: student_id, lesson_id, ...")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Results (.csv or .jsonl).")],
+    server: Annotated[str | None, typer.Option(help="A running rubricate server.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the HTML class report.")] = None,
+) -> None:
+    """Grade a whole class's answers, in-process or through a server, with a progress bar."""
+    from app.batch_client import run_local, run_remote
+
+    try:
+        if server:
+            info = run_remote(server, file, output, report)
+        else:
+            info = run_local(Settings(), file, output, report)
+    except (RubricateError, RuntimeError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    p = info.progress
+    typer.echo(f"{info.status}: {p.done} graded, {p.failed} failed of {p.total} -> {output}")
 
 
 @rubrics_cli.command("check")

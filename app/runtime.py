@@ -13,16 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.settings import Settings
+from graders.calibration import DEFAULT_FILE as DEFAULT_CALIBRATION
+from graders.calibration import Calibration, load_calibration
+from graders.config import GradingConfig
 from graders.embedding import EmbeddingGrader
 from graders.llm import LLMGrader
 from graders.service import GradingService
 from models.batching import BatchingEmbedder
 from models.embedder import EMBEDDERS, Embedder
 from models.llm import LLM_CLIENTS, LLMBackend, LLMSettings
+from models.vllm_server import ManagedVLLM, VLLMServerError
 from rubrics import Lesson, load_lessons
 from rubrics.loader import BUILTIN_DIR
 
 log = logging.getLogger(__name__)
+SMALL_MODEL = "smollm2-135m"
 
 
 @dataclass
@@ -79,9 +84,14 @@ async def runtime(
         stack.push_async_callback(batching.aclose)
         client, model = await _llm_client(settings, backends, stack)
         llm = None
+        grading = settings.grading
         if client is not None:
             llm = LLMGrader(client, model, embedding.key_point_similarity)
-        service = GradingService(lessons, embedding, settings.grading, llm)
+            grading = embedding.config = _weighted(settings, model)
+        calibration, calibrate_lessons = _calibration(settings)
+        service = GradingService(
+            lessons, embedding, grading, llm, calibration, calibrate_lessons
+        )
         state = Runtime(service, batching, llm)
         if llm is not None and client is not None:
             task = asyncio.create_task(_monitor(llm, client, settings.llm_health_interval_s))
@@ -94,18 +104,41 @@ async def runtime(
             await asyncio.gather(*state.tasks, return_exceptions=True)
 
 
+def _weighted(settings: Settings, model: str) -> GradingConfig:
+    """The grading config with the small bundled model's low weight, unless one was set."""
+    if "llm_weight" in settings.grading.model_fields_set or SMALL_MODEL not in model.lower():
+        return settings.grading
+    return settings.grading.model_copy(update={"llm_weight": settings.small_llm_weight})
+
+
+def _calibration(settings: Settings) -> tuple[Calibration | None, bool]:
+    """The configured calibration (for every question), else the shipped one (inline only)."""
+    if settings.calibration_file is not None:
+        return load_calibration(settings.calibration_file), True
+    return (load_calibration(DEFAULT_CALIBRATION) if DEFAULT_CALIBRATION.exists() else None), False
+
+
 async def _llm_client(
     settings: Settings, backends: Backends, stack: contextlib.AsyncExitStack
 ) -> tuple[LLMBackend | None, str]:
     if backends.llm is not None:
         return backends.llm, backends.llm_model or settings.llm_model or "unknown"
-    if not settings.llm_enabled or settings.llm_url is None:
+    if not settings.llm_enabled:
         return None, ""
+    base_url = str(settings.llm_url) if settings.llm_url is not None else None
     model = settings.llm_model or "smollm2-135m-instruct"
+    if base_url is None:
+        if not settings.local_vllm:
+            return None, ""
+        server = _start_local_vllm(settings)
+        if server is None:
+            return None, ""
+        stack.callback(server.stop)
+        base_url, model = server.base_url, server.model_name
     client = LLM_CLIENTS[settings.llm_backend](
         LLMSettings(
             backend=settings.llm_backend,
-            base_url=str(settings.llm_url),
+            base_url=base_url,
             model=model,
             api_key=settings.llm_api_key,
             timeout_s=settings.llm_timeout_s,
@@ -115,3 +148,16 @@ async def _llm_client(
     )
     stack.push_async_callback(client.aclose)
     return client, model
+
+
+def _start_local_vllm(settings: Settings) -> ManagedVLLM | None:
+    """Start the prepared local vLLM (it warms up while the API already grades with embeddings)."""
+    try:
+        server = ManagedVLLM.from_home(settings.vllm_home, api_key=settings.llm_api_key)
+    except VLLMServerError as exc:
+        log.warning("LLM grader off: %s", exc)
+        return None
+    server.start()
+    log.info("started local vLLM (pid %s) at %s; logs in %s", server.pid, server.base_url,
+             server.log_path)
+    return server

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rubrics import Lesson, QuestionKind
+
+
+class InlineQuestion(BaseModel):
+    """A question without a rubric file: its rubric is built from the reference answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1, max_length=4000)
+    reference_answer: str = Field(min_length=1, max_length=4000)
+    max_score: float = Field(default=1.0, gt=0, le=100)
+    id: str | None = Field(default=None, max_length=64)
 
 
 class GradeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    lesson_id: str = Field(min_length=1, max_length=64, examples=["instruction-tuning"])
-    question_id: str = Field(min_length=1, max_length=64, examples=["sc-2"])
+    lesson_id: str | None = Field(
+        default=None, min_length=1, max_length=64, examples=["instruction-tuning"]
+    )
+    question_id: str | None = Field(default=None, min_length=1, max_length=64, examples=["sc-2"])
+    question: InlineQuestion | None = Field(
+        default=None, description="An inline question instead of lesson_id and question_id."
+    )
     answer: str = Field(
         description="The student's answer; empty is graded 0. Longer than the limit is a 413.",
         examples=["SFT teaches response shape; the knowledge was already there from pretraining."],
@@ -20,6 +36,15 @@ class GradeRequest(BaseModel):
     require_llm: bool = Field(
         default=False, description="Refuse with 503 rather than grade without the LLM."
     )
+
+    @model_validator(mode="after")
+    def _one_question(self) -> GradeRequest:
+        named = self.lesson_id is not None and self.question_id is not None
+        if self.question is None and not named:
+            raise ValueError("give lesson_id and question_id, or an inline question")
+        if self.question is not None and (self.lesson_id or self.question_id):
+            raise ValueError("give either lesson_id and question_id or an inline question")
+        return self
 
 
 class LessonKeyPointOut(BaseModel):

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
         default=20_000, ge=0, description="Recently embedded answer segments kept in memory."
     )
     grading: GradingConfig = Field(default_factory=GradingConfig)
+    calibration_file: Path | None = Field(
+        default=None,
+        description="A calibration JSON (rubricate calibrate); applies to every question. "
+        "Unset: the shipped one, for inline (reference-answer) questions only.",
+    )
     max_body_bytes: int = Field(default=262_144, ge=1024)
 
     llm_enabled: bool = True
@@ -39,12 +44,23 @@ class Settings(BaseSettings):
         default=None, description="A running vLLM server; unset starts the local one if prepared."
     )
     llm_model: str | None = None
+    small_llm_weight: float = Field(
+        default=0.15,
+        ge=0,
+        le=1,
+        description="Ensemble weight of the bundled SmolLM2-135M, unless grading.llm_weight is "
+        "set: it is there to run the pipeline for real, not for grading quality.",
+    )
     llm_api_key: str | None = None
     llm_timeout_s: float = Field(default=20.0, gt=0, le=600)
     llm_max_concurrency: int = Field(default=16, ge=1, le=1024)
     llm_retries: int = Field(default=2, ge=0, le=10)
     llm_health_interval_s: float = Field(default=2.0, gt=0, le=300)
-    vllm_home: Path = Path(".vllm")
+    local_vllm: bool = Field(
+        default=True,
+        description="With no llm_url: start the vLLM prepared by `make vllm` as a child process.",
+    )
+    vllm_home: Path | None = Field(default=None, description="Default: <repo>/.vllm.")
     vllm_start_timeout_s: float = Field(default=300.0, gt=0)
 
     # Batch grading (graders/batch/, app/routes/batches.py).
@@ -64,7 +80,7 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=300, ge=1)
     cors_origins: str = Field(default="", description="Comma-separated origins for the widget.")
     public_url: str | None = Field(default=None, description="Base URL LMSs reach us at.")
-    lti_db_path: Path | None = Field(default=None, description="Default: cache_dir/lti.sqlite3")
+    lti_db_path: Path | None = Field(default=None, description="Default: database_url's SQLite.")
     lti_platforms_file: Path | None = Field(default=None, description="JSON list of platforms.")
     lti_key_path: Path | None = Field(default=None, description="Default: cache_dir/lti-key.pem")
     lti_session_ttl_s: int = Field(default=7200, ge=60)

@@ -21,6 +21,7 @@ from rubrics import KeyPoint, Lesson, LessonKeyPoint, Question, QuestionKind
 
 log = logging.getLogger(__name__)
 
+ADHOC_PREFIX = "adhoc-"
 MAX_KEY_POINTS = 12
 MAX_TEXT = 1000
 _CONTRAST = re.compile(r"\s*,?\s*\b(?:instead of|rather than|as opposed to)\b", re.I)
@@ -126,7 +127,7 @@ def adhoc_lesson(
         ],
     )
     return Lesson(
-        id=f"adhoc-{digest}",
+        id=f"{ADHOC_PREFIX}{digest}",
         title="Inline question",
         key_points=[
             LessonKeyPoint(id="reference", title="Reference answer", summary=_clip(prompt) or "-")

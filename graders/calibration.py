@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,10 @@ class CalibrationEntry:
     score: dict[str, Any]
     label: dict[str, Any]
     metrics: dict[str, Any]
+    # For questions seen in training: their feature means and mean score, and a model
+    # that also sees each answer relative to its question's training answers.
+    known: CalibrationEntry | None = None
+    questions: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def matrix(self, rows: list[Features]) -> Array:
         return np.array([[r.get(f, 0.0) for f in self.features] for r in rows], dtype=np.float64)
@@ -101,7 +105,21 @@ class CalibrationEntry:
             raw = 1.0 / (1.0 + np.exp(-raw))
         return np.asarray(np.clip(raw, 0.0, 1.0))
 
-    def predict(self, rows: list[Features]) -> list[Prediction]:
+    def predict(
+        self, rows: list[Features], question_keys: list[str] | None = None
+    ) -> list[Prediction]:
+        """Predictions; rows of questions seen in training use the per-question model."""
+        keys = question_keys or [""] * len(rows)
+        seen = [i for i, k in enumerate(keys) if k in self.questions]
+        if self.known is None or not seen:
+            return self._predict(rows)
+        out = self._predict(rows)
+        known = self.known._predict([relative(rows[i], self.questions[keys[i]]) for i in seen])
+        for i, prediction in zip(seen, known, strict=True):
+            out[i] = prediction
+        return out
+
+    def _predict(self, rows: list[Features]) -> list[Prediction]:
         if not rows:
             return []
         scores = self.predict_scores(rows)
@@ -123,6 +141,52 @@ class CalibrationEntry:
         return out
 
 
+RELATIVE = ("cos_ref", "kp_mean", "kp_top_half", "coverage", "seg_best_mean", "log_words")
+
+
+def question_key(prompt: str, reference_answer: str) -> str:
+    """Identifies a question by its text, whatever id a dataset or request gives it."""
+    text = " ".join(prompt.split()) + "\x1f" + " ".join(reference_answer.split())
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def relative(row: Features, stats: dict[str, float]) -> Features:
+    """The row plus each RELATIVE feature minus its question's training mean."""
+    out = dict(row)
+    for name in RELATIVE:
+        out[f"{name}_rel"] = row.get(name, 0.0) - stats.get(name, 0.0)
+    out["question_score_mean"] = stats.get("score_mean", 0.0)
+    return out
+
+
+def relative_features(features: list[str]) -> list[str]:
+    return [*features, *(f"{n}_rel" for n in RELATIVE), "question_score_mean"]
+
+
+def _entry_json(e: CalibrationEntry) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "features": e.features,
+        "score": e.score,
+        "label": e.label,
+        "metrics": e.metrics,
+    }
+    if e.known is not None:
+        data["known"] = _entry_json(e.known)
+        data["questions"] = e.questions
+    return data
+
+
+def _entry_from(e: dict[str, Any]) -> CalibrationEntry:
+    return CalibrationEntry(
+        features=list(e["features"]),
+        score=e["score"],
+        label=e["label"],
+        metrics=e.get("metrics", {}),
+        known=_entry_from(e["known"]) if "known" in e else None,
+        questions=e.get("questions", {}),
+    )
+
+
 @dataclass(frozen=True)
 class Calibration:
     version: str
@@ -137,15 +201,7 @@ class Calibration:
             "format": FORMAT,
             "version": self.version,
             "trained_on": self.trained_on,
-            "entries": {
-                key: {
-                    "features": e.features,
-                    "score": e.score,
-                    "label": e.label,
-                    "metrics": e.metrics,
-                }
-                for key, e in self.entries.items()
-            },
+            "entries": {key: _entry_json(e) for key, e in self.entries.items()},
         }
 
     def save(self, path: Path) -> None:
@@ -157,23 +213,13 @@ def load_calibration(path: Path) -> Calibration:
     data = json.loads(path.read_text())
     if data.get("format") != FORMAT:
         raise ValueError(f"{path}: not a {FORMAT} file")
-    entries = {
-        key: CalibrationEntry(
-            features=list(e["features"]),
-            score=e["score"],
-            label=e["label"],
-            metrics=e.get("metrics", {}),
-        )
-        for key, e in data["entries"].items()
-    }
+    entries = {key: _entry_from(e) for key, e in data["entries"].items()}
     return Calibration(version=str(data["version"]), entries=entries, trained_on=data["trained_on"])
 
 
 def make_version(name: str, entries: dict[str, CalibrationEntry]) -> str:
     """``name-<hash of the fitted models>``: a changed fit is a new version."""
-    blob = json.dumps(
-        {k: [e.features, e.score, e.label] for k, e in entries.items()}, sort_keys=True
-    )
+    blob = json.dumps({k: _entry_json(e) for k, e in entries.items()}, sort_keys=True)
     return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
 
 
@@ -252,3 +298,35 @@ def fit_entry(
     ):
         raise RuntimeError("exported label model disagrees with scikit-learn")
     return fitted
+
+
+def fit_calibration_entry(
+    rows: list[Features],
+    scores: list[float],
+    labels: list[Label] | None,
+    question_keys: list[str],
+    features: list[str],
+) -> CalibrationEntry:
+    """The generic model (any question) plus the per-question model for seen questions.
+
+    The per-question mean score is taken leave-one-out, so an answer's own score never
+    feeds its own features.
+    """
+    generic = fit_entry(rows, scores, labels, features)
+    stats: dict[str, dict[str, float]] = {}
+    for key in sorted(set(question_keys)):
+        picks = [i for i, k in enumerate(question_keys) if k == key]
+        stats[key] = {n: float(np.mean([rows[i].get(n, 0.0) for i in picks])) for n in RELATIVE}
+        stats[key]["score_mean"] = float(np.mean([scores[i] for i in picks]))
+        stats[key]["n"] = float(len(picks))
+    augmented = []
+    for row, key, score in zip(rows, question_keys, scores, strict=True):
+        own = dict(stats[key])
+        n = own["n"]
+        if n > 1:
+            own["score_mean"] = (own["score_mean"] * n - score) / (n - 1)
+        augmented.append(relative(row, own))
+    known = fit_entry(augmented, scores, labels, relative_features(features))
+    return CalibrationEntry(
+        generic.features, generic.score, generic.label, {"n": len(rows)}, known, stats
+    )

@@ -73,7 +73,7 @@ def named_options(
     """Options named (not negated) inside ``span``, in order, with the clause naming the first."""
     candidates: list[tuple[int, int, str]] = []
     for option, synonyms in choice.options.items():
-        for synonym in [option, *synonyms]:
+        for synonym in synonyms:
             for match in _synonym_pattern(synonym).finditer(answer, span[0], span[1]):
                 candidates.append((match.start(), match.end(), option))
     candidates.sort(key=lambda c: (-(c[1] - c[0]), c[0]))

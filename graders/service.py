@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from importlib import metadata
 
-from graders.auto_rubric import adhoc_lesson
+from graders.auto_rubric import ADHOC_PREFIX, adhoc_lesson
 from graders.calibration import Calibration, CalibrationEntry
 from graders.choices import ChoiceOutcome, grade_choice
 from graders.config import GradingConfig
@@ -66,6 +66,7 @@ class GradingService:
         config: GradingConfig,
         llm: LLMGrader | None = None,
         calibration: Calibration | None = None,
+        calibrate_lessons: bool = False,
     ) -> None:
         self.lessons = lessons
         self.embedding = embedding
@@ -73,6 +74,10 @@ class GradingService:
         self.llm = llm
         self.version = _version()
         self.calibration = calibration
+        # False: the calibration applies only to inline questions (rubrics built from a
+        # reference answer, what the shipped calibration was fitted on); the YAML
+        # lessons keep their hand-set scoring unless a calibration file is configured.
+        self.calibrate_lessons = calibrate_lessons
 
     @property
     def calibrated(self) -> CalibrationEntry | None:
@@ -160,13 +165,18 @@ class GradingService:
             raise LLMRequired(llm_status.reason or llm_status.state)
         draft = _Draft(lesson, question, answer, matches, llm, llm_status)
         result = self._result(draft, student_id=student_id, empty=empty)
-        entry = self.calibrated
+        entry = self.calibrated if self._calibrates(lesson, question) else None
         if not features and entry is None:
             return result, None
         values = await extract(self.embedding, self.config, question, answer, result)
-        if entry is not None and not question.choices:
+        if entry is not None:
             result = self._calibrated(result, entry, values)
         return result, values
+
+    def _calibrates(self, lesson: Lesson, question: Question) -> bool:
+        if question.choices:
+            return False
+        return self.calibrate_lessons or lesson.id.startswith(ADHOC_PREFIX)
 
     def _calibrated(
         self, result: GradeResult, entry: CalibrationEntry, values: Features

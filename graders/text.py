@@ -24,8 +24,8 @@ _CLAUSE_BREAK = re.compile(
 _NEGATION = re.compile(
     r"\b(?:not|no|never|none|nothing|neither|nor|cannot|without|incorrect|wrong|false|"
     r"untrue|myth|misconception|mistaken|rather than|instead of|fails? to|unable to|"
-    r"doesn'?t|don'?t|isn'?t|aren'?t|won'?t|wasn'?t|weren'?t|didn'?t|can'?t|couldn'?t|"
-    r"shouldn'?t|hasn'?t|haven'?t)\b|n't\b",
+    r"(?:does|do|is|are|wo|was|were|did|ca|could|should|has|have)n['\u2019]?t)\b|"
+    r"n['\u2019]t\b",
     re.I,
 )
 _WORD = re.compile(r"[A-Za-z0-9]")

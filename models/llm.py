@@ -60,7 +60,7 @@ class LLMError(Exception):
         self.status_code = status_code
 
 
-class LLMUnavailable(LLMError):  # noqa: N818
+class LLMUnavailable(LLMError):
     """The server cannot be reached, or keeps answering 429/5xx after the retries."""
 
 
@@ -68,11 +68,11 @@ class LLMRejected(LLMUnavailable):
     """The server refused the request with a 4xx (bad key, unknown model, prompt too long)."""
 
 
-class LLMTimeout(LLMError):  # noqa: N818
+class LLMTimeout(LLMError):
     """The call's total deadline (``LLMSettings.timeout_s``) passed."""
 
 
-class LLMBadResponse(LLMError):  # noqa: N818
+class LLMBadResponse(LLMError):
     """The reply is not a JSON object (or not an OpenAI chat completion at all)."""
 
     def __init__(self, message: str, *, raw: str = "", status_code: int | None = None) -> None:

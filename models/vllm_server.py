@@ -48,10 +48,11 @@ DEFAULT_ENV = {
     "TOKENIZERS_PARALLELISM": "false",
 }
 
-# llguidance enforces maxLength/maxItems (xgrammar, the default, ignores them), and without
-# "any whitespace" a small model cannot pad its JSON with endless newlines.
+# Without "any whitespace" a small model cannot pad its JSON with endless newlines.  The
+# default backend (xgrammar) does not enforce maxLength; callers check lengths themselves.
+# (backend "guidance" enforces maxLength but made SmolLM2 fill strings with "1111...".)
 DEFAULT_STRUCTURED_OUTPUTS: Mapping[str, object] = {
-    "backend": "guidance",
+    "backend": "xgrammar",  # disable_any_whitespace is refused with backend "auto"
     "disable_any_whitespace": True,
 }
 

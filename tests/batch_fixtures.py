@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -71,10 +72,10 @@ def to_csv(rows: list[dict[str, str]]) -> bytes:
     return out.getvalue().encode()
 
 
-def wait_done(client: httpx.Client, batch_id: str, timeout: float = 300) -> dict[str, object]:
+def wait_done(client: httpx.Client, batch_id: str, timeout: float = 300) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        info: dict[str, object] = client.get(f"/v1/batches/{batch_id}").json()
+        info: dict[str, Any] = client.get(f"/v1/batches/{batch_id}").json()
         if info["status"] in ("done", "cancelled", "failed"):
             return info
         time.sleep(0.2)

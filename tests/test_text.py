@@ -7,10 +7,10 @@ from graders.text import is_negated, segments
 from rubrics import Choice
 
 OPTIONS = {
-    "pretraining": ["pre-training"],
+    "pretraining": ["pretraining", "pre-training"],
     "sft": ["SFT", "supervised fine-tuning", "instruction tuning", "fine-tuning"],
     "both": ["both"],
-    "later": ["a later stage", "RLHF", "preference tuning", "preference fine-tuning", "after SFT"],
+    "later": ["a later stage", "later stage", "RLHF", "preference tuning", "preference fine-tuning", "after SFT"],
 }
 
 
@@ -64,6 +64,7 @@ def test_choice_names_and_negation() -> None:
     assert graded.evidence is not None and graded.evidence.text == "It comes from RLHF"
     assert not grade_choice("Supervised fine-tuning.", choice(), []).correct
     assert not grade_choice("I am not sure.", choice(), []).correct
+    assert not grade_choice("I will answer this later.", choice(), []).named
     assert grade_choice("preference fine-tuning does it", choice(), []).named == ("later",)
 
 

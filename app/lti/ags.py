@@ -72,7 +72,10 @@ class TokenClient:
             },
             timeout=15,
         )
-        response.raise_for_status()
+        if response.is_error:
+            raise RuntimeError(
+                f"token endpoint answered {response.status_code}: {response.text[:300]}"
+            )
         body = response.json()
         token = str(body["access_token"])
         lifetime = float(body.get("expires_in", 3600))
@@ -115,7 +118,10 @@ class PassbackWorker:
         )
         if response.status_code == 401:
             self.tokens.forget(platform, SCORE_SCOPE)
-        response.raise_for_status()
+        if response.is_error:
+            raise RuntimeError(
+                f"scores endpoint answered {response.status_code}: {response.text[:300]}"
+            )
 
     async def run_once(self) -> int:
         """Deliver what is due; returns how many were sent."""

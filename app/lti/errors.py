@@ -9,27 +9,27 @@ class LtiError(RubricateError):
     title = "LTI request refused"
 
 
-class InvalidLaunch(LtiError):  # noqa: N818 - named like the other domain errors
+class InvalidLaunch(LtiError):
     """The id_token failed validation: signature, issuer, audience, expiry, nonce, state."""
 
     title = "Invalid LTI launch"
 
 
-class UnknownPlatform(LtiError):  # noqa: N818 - named like the other domain errors
+class UnknownPlatform(LtiError):
     title = "Unknown LTI platform"
 
 
-class UnknownDeployment(LtiError):  # noqa: N818 - named like the other domain errors
+class UnknownDeployment(LtiError):
     title = "Unknown LTI deployment"
 
 
-class InvalidSession(LtiError):  # noqa: N818 - named like the other domain errors
+class InvalidSession(LtiError):
     """A launch session token that is missing, expired, or used outside its launch."""
 
     title = "Invalid LTI session"
 
 
-class PlatformNotFound(LtiError):  # noqa: N818 - named like the other domain errors
+class PlatformNotFound(LtiError):
     title = "No such LTI platform"
 
 

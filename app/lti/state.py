@@ -38,8 +38,23 @@ def load_platforms_file(path: Path) -> list[Platform]:
     return TypeAdapter(list[Platform]).validate_python(data)
 
 
+def db_path(settings: Settings) -> Path:
+    """``RUBRICATE_LTI_DB_PATH``; else the SQLite file of ``RUBRICATE_DATABASE_URL`` (our
+    ``lti_`` tables beside the batch tables); else ``cache_dir/rubricate.db``, the batch
+    store's default. A non-SQLite database URL gets ``cache_dir/lti.sqlite3``."""
+    if settings.lti_db_path is not None:
+        return settings.lti_db_path
+    url = settings.database_url
+    if url is None:
+        return settings.cache_dir / "rubricate.db"
+    scheme, sep, rest = url.partition(":///")
+    if sep and scheme.split("+")[0] == "sqlite" and rest and ":memory:" not in rest:
+        return Path(rest.split("?")[0])
+    return settings.cache_dir / "lti.sqlite3"
+
+
 def build(settings: Settings) -> LtiState:
-    store = LtiStore(settings.lti_db_path or settings.cache_dir / "lti.sqlite3")
+    store = LtiStore(db_path(settings))
     if settings.lti_platforms_file is not None:
         for platform in load_platforms_file(settings.lti_platforms_file):
             store.put_platform(platform, source="file")

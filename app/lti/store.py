@@ -60,7 +60,7 @@ class Session(BaseModel):
     question_id: str | None = None
     lineitem: str | None = None
     deep_link_return_url: str | None = None
-    deep_link_data: str | None = None
+    deep_link_data: Any = None  # opaque: echoed back as the platform sent it
 
 
 @dataclass
@@ -85,7 +85,7 @@ class LtiStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)

@@ -13,13 +13,26 @@ router = APIRouter(prefix="/v1", tags=["grading"])
 
 @router.post("/grade", response_model=GradeResult)
 async def grade_answer(body: GradeRequest, service: ServiceDep, metrics: MetricsDep) -> GradeResult:
-    """Grade a student's answer to one question of a lesson."""
-    result = await service.grade(
-        body.lesson_id,
-        body.question_id,
-        body.answer,
-        student_id=body.student_id,
-        require_llm=body.require_llm,
-    )
+    """Grade a student's answer to one question of a lesson, or to an inline question."""
+    if body.question is not None:
+        service.check_answer(body.answer)
+        result = await service.grade_inline(
+            body.question.prompt,
+            body.question.reference_answer,
+            body.answer,
+            max_score=body.question.max_score,
+            question_id=body.question.id,
+            student_id=body.student_id,
+            require_llm=body.require_llm,
+        )
+    else:
+        assert body.lesson_id is not None and body.question_id is not None
+        result = await service.grade(
+            body.lesson_id,
+            body.question_id,
+            body.answer,
+            student_id=body.student_id,
+            require_llm=body.require_llm,
+        )
     metrics.record(result)
     return result

@@ -348,7 +348,7 @@ class BatchStore:
         with self.engine.begin() as conn:
             conn.execute(
                 update(batches)
-                .where(batches.c.id == batch_id)
+                .where(and_(batches.c.id == batch_id, batches.c.status.in_(("queued", "running"))))
                 .values(
                     status="running",
                     started_at=func.coalesce(batches.c.started_at, now),

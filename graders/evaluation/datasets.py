@@ -93,7 +93,7 @@ def read_saf_file(path: Path) -> tuple[DatasetQuestion, list[Item]]:
     qid = path.stem.split("_")[0] or root.get("id") or path.stem
     reference = _block(root.find("referenceAnswers/referenceAnswer"))
     question = DatasetQuestion(qid, _text(root.find("questionText")), reference, 1.0)
-    items = []
+    items: list[Item] = []
     for node in root.iterfind("studentAnswers/studentAnswer"):
         items.append(
             Item(

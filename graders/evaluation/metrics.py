@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from graders.result import Label
 
@@ -25,7 +26,7 @@ def pearson(a: Sequence[float], b: Sequence[float]) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+def _ranks(values: NDArray[np.float64]) -> NDArray[np.float64]:
     from scipy.stats import rankdata
 
     return np.asarray(rankdata(values), dtype=np.float64)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from graders.calibration import CalibrationEntry
 from graders.evaluation.datasets import Dataset
@@ -57,8 +58,20 @@ class Baselines:
             "cosine_thresholds": [self.low, self.high],
         }
 
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> Baselines:
+        low, high = data["cosine_thresholds"]
+        return Baselines(
+            float(data["train_mean"]),
+            Label(data["train_majority"]),
+            float(data["cosine_slope"]),
+            float(data["cosine_intercept"]),
+            float(low),
+            float(high),
+        )
 
-def _cosine(records: Sequence[Record]) -> np.ndarray:  # type: ignore[type-arg]
+
+def _cosine(records: Sequence[Record]) -> NDArray[np.float64]:
     return np.array([r.features.get("cos_ref", 0.0) for r in records], dtype=np.float64)
 
 

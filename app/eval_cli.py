@@ -1,0 +1,217 @@
+"""``rubricate eval`` and ``rubricate calibrate``: grading quality on human-scored data.
+
+Both grade through the same runtime and GradingService as the API (rubrics from the
+reference answer where no YAML rubric exists), cache per-answer features, and never fit
+anything on the splits they measure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from app.runtime import load_all_lessons, runtime
+from app.settings import Settings
+from graders.calibration import (
+    DEFAULT_FILE,
+    Calibration,
+    CalibrationEntry,
+    fit_entry,
+    load_calibration,
+    make_version,
+    pair_key,
+)
+from graders.embedding import EmbeddingGrader
+from graders.evaluation.datasets import Dataset, merge, read_dataset
+from graders.evaluation.metrics import rouge_l
+from graders.evaluation.report import Baselines, Report, evaluate, fit_baselines, plots, write
+from graders.evaluation.runner import Record, grade_dataset
+from graders.features import FEATURES
+
+SAF_ROOT = Path("../shared/datasets/saf")
+
+
+async def _grade_all(
+    settings: Settings,
+    datasets: Sequence[Dataset],
+    cache_dir: Path,
+    concurrency: int,
+) -> tuple[list[list[Record]], str, str | None, list[dict[str, float] | None]]:
+    """Records for each dataset, the models' names, and feedback closeness where known."""
+    async with runtime(settings, load_all_lessons(settings)) as state:
+        service = state.service
+        if state.llm is not None:
+            for _ in range(int(settings.llm_health_interval_s * 15)):
+                if state.llm.ready:
+                    break
+                await asyncio.sleep(0.2)
+        out = []
+        for dataset in datasets:
+            with typer.progressbar(
+                length=len(dataset.items), label=f"grading {dataset.name}", file=sys.stderr
+            ) as bar:
+                records = await grade_dataset(
+                    service,
+                    dataset,
+                    cache=cache_dir / f"{_safe(dataset.name)}.jsonl",
+                    concurrency=concurrency,
+                    progress=bar.update,
+                )
+            out.append(records)
+        feedback = [
+            await _feedback_closeness(service.embedding, d, r)
+            for d, r in zip(datasets, out, strict=True)
+        ]
+        llm_model = service.llm.model if service.llm else None
+        return out, service.embedding.model, llm_model, feedback
+
+
+async def _feedback_closeness(
+    embedding: EmbeddingGrader, dataset: Dataset, records: Sequence[Record]
+) -> dict[str, float] | None:
+    pairs = [
+        (i.feedback, r.feedback)
+        for i, r in zip(dataset.items, records, strict=True)
+        if i.feedback and r.feedback
+    ]
+    if not pairs:
+        return None
+    cosines = []
+    for start in range(0, len(pairs), 64):
+        chunk = pairs[start : start + 64]
+        sims = await embedding.similarities([t for t, _ in chunk], [o for _, o in chunk])
+        cosines.extend(np.diag(sims).tolist())
+    return {
+        "embedding_cosine": round(float(np.mean(cosines)), 4),
+        "rouge_l_f1": round(float(np.mean([rouge_l(t, o) for t, o in pairs])), 4),
+        "n": float(len(pairs)),
+    }
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _datasets(paths: Sequence[Path]) -> list[Dataset]:
+    found = []
+    for path in paths:
+        if path.is_dir() and not list(path.glob("*.xml")) and not (path / "english").is_dir():
+            # a SAF root: every split below it
+            found += [read_dataset(p) for p in sorted(path.iterdir()) if (p / "english").is_dir()]
+        else:
+            found.append(read_dataset(path))
+    return found
+
+
+def _eval_settings(no_llm: bool) -> Settings:
+    settings = Settings()
+    return settings.model_copy(update={"llm_enabled": False}) if no_llm else settings
+
+
+def eval_command(
+    datasets: Annotated[
+        list[Path] | None,
+        typer.Argument(help="SAF split folders, a SAF root, or .jsonl files (default: SAF)."),
+    ] = None,
+    train: Annotated[
+        Path | None,
+        typer.Option(help="Training data for the baselines (default: SAF training)."),
+    ] = None,
+    output: Annotated[Path, typer.Option(help="Output folder.")] = Path("eval-output"),
+    calibration: Annotated[
+        Path | None, typer.Option(help="Calibration file (default: the configured one).")
+    ] = None,
+    per_question: Annotated[
+        int | None, typer.Option(help="Only the first N answers of each question.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Answers graded at once.")] = 16,
+    no_llm: Annotated[bool, typer.Option("--no-llm", help="Embeddings only.")] = False,
+    refit_baselines: Annotated[
+        bool,
+        typer.Option(help="Grade the training data to fit the baselines, not the stored fit."),
+    ] = False,
+) -> None:
+    """Grade human-scored answers; report agreement for rubricate and two baselines."""
+    targets = _datasets(datasets or [SAF_ROOT / "unseen_answers", SAF_ROOT / "unseen_questions"])
+    train_set = read_dataset(train or SAF_ROOT / "training")
+    if per_question:
+        targets = [d.subset(per_question) for d in targets]
+    settings = _eval_settings(no_llm)
+    cal_path = calibration or settings.calibration_file or DEFAULT_FILE
+    cal = load_calibration(cal_path) if cal_path.exists() else None
+    cache_dir = settings.cache_dir / "eval"
+    stored = _stored_baselines(cal) if cal and not refit_baselines else None
+    graded = targets if stored else [train_set, *targets]
+    records, embedding_model, llm_model, feedbacks = asyncio.run(
+        _grade_all(settings, graded, cache_dir, concurrency)
+    )
+    entry = cal.entry(embedding_model, llm_model) if cal else None
+    version = cal.version if cal and entry else settings.grading.calibration_version
+    if stored is None:
+        baselines = fit_baselines(train_set, records[0])
+        records, feedbacks = records[1:], feedbacks[1:]
+    else:
+        baselines = stored
+    reports: list[Report] = []
+    for dataset, recs, feedback in zip(targets, records, feedbacks, strict=True):
+        report, outputs = evaluate(dataset, recs, entry, baselines, version, feedback)
+        reports.append(report)
+        plots(output, dataset, outputs, report)
+    write(output, reports)
+    typer.echo((output / "README.md").read_text())
+
+
+def calibrate_command(
+    train: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--train", help="Training data: SAF folders or .jsonl (default: SAF training)."
+        ),
+    ] = None,
+    output: Annotated[Path, typer.Option(help="Calibration file to write.")] = DEFAULT_FILE,
+    name: Annotated[str, typer.Option(help="Version name prefix.")] = "saf-train",
+    concurrency: Annotated[int, typer.Option(help="Answers graded at once.")] = 16,
+    no_llm: Annotated[bool, typer.Option("--no-llm", help="Embeddings only.")] = False,
+) -> None:
+    """Fit the features -> score/label mapping on training data; write a calibration file."""
+    sets = [read_dataset(p) for p in (train or [SAF_ROOT / "training"])]
+    dataset = merge(sets, "+".join(d.name for d in sets))
+    settings = _eval_settings(no_llm)
+    (records,), embedding_model, llm_model, _ = asyncio.run(
+        _grade_all(settings, [dataset], settings.cache_dir / "eval", concurrency)
+    )
+    entry = fit_on(dataset, records)
+    entry.metrics["baselines"] = fit_baselines(dataset, records).to_json()
+    key = pair_key(embedding_model, llm_model)
+    previous = load_calibration(output) if output.exists() else None
+    entries: dict[str, CalibrationEntry] = dict(previous.entries) if previous else {}
+    entries[key] = entry
+    calibration = Calibration(make_version(name, entries), entries, trained_on=dataset.name)
+    calibration.save(output)
+    typer.echo(json.dumps({"file": str(output), "version": calibration.version, "entry": key}))
+
+
+def _stored_baselines(calibration: Calibration) -> Baselines | None:
+    """Baselines fitted on the calibration's training data when it was made (any entry)."""
+    for entry in calibration.entries.values():
+        if "baselines" in entry.metrics:
+            return Baselines.from_json(entry.metrics["baselines"])
+    return None
+
+
+def fit_on(dataset: Dataset, records: Sequence[Record]) -> CalibrationEntry:
+    scores = [i.score / dataset.questions[i.question_id].max_score for i in dataset.items]
+    labels = [i.label for i in dataset.items] if dataset.labelled else None
+    return fit_entry(
+        [r.features for r in records],
+        scores,
+        [label for label in labels if label is not None] if labels else None,
+        list(FEATURES),
+    )

@@ -1,0 +1,287 @@
+"""LTI 1.3 against a real platform implementation (lti1p3platform) on loopback: launch,
+grade with the real embedding model, score passback, deep linking, and refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from app.lti.ags import PassbackWorker, TokenClient
+from app.lti.keys import ToolKey
+from app.lti.store import LtiStore, Platform
+from app.runtime import Backends
+from models.embedder import Embedder
+from tests import conftest
+from tests.conftest import LiveServer
+from tests.lti_platform import (
+    CLIENT_ID,
+    PlatformServer,
+    form_fields,
+    rsa_pem,
+    start_launch,
+)
+
+pytestmark = pytest.mark.integration
+
+LESSON, QUESTION = "demo-photosynthesis", "q1"
+GOOD = "Plants need sunlight, carbon dioxide and water; they make glucose and release oxygen."
+CUSTOM = f"lesson={LESSON},question={QUESTION}"
+
+
+@pytest.fixture(scope="module")
+def platform() -> Iterator[PlatformServer]:
+    with PlatformServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tool(
+    platform: PlatformServer, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    tmp = tmp_path_factory.mktemp("lti")
+    platforms = tmp / "platforms.json"
+    platforms.write_text(json.dumps([platform.lms.platform_json()]))
+    settings = conftest.test_settings(
+        tmp,
+        lti_platforms_file=platforms,
+        lti_retry_base_s=0.2,
+        lti_worker_interval_s=0.2,
+    )
+    with LiveServer(settings, Backends(embedder=embedder)) as server:
+        platform.lms.tool_url = server.url
+        yield server
+
+
+def launch(tool: LiveServer, action: str, fields: dict[str, str]) -> httpx.Response:
+    assert action == tool.url + "/lti/launch"
+    with tool.client() as client:
+        return client.post("/lti/launch", data=fields)
+
+
+def launch_token(page: str) -> str:
+    found = re.search(r'launch-token="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def wait_for(predicate: Any, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_launch_grade_and_score_passback(platform: PlatformServer, tool: LiveServer) -> None:
+    action, fields = start_launch(platform.url, custom=CUSTOM, user="student-7")
+    page = launch(tool, action, fields)
+    assert page.status_code == 200, page.text
+    assert f'lesson="{LESSON}" question="{QUESTION}"' in page.text
+    assert "What does a plant need for photosynthesis" in page.text
+    assert "/widget.js" in page.text
+    token = launch_token(page.text)
+
+    before = len(platform.lms.scores)
+    with tool.client() as client:
+        response = client.post(
+            "/lti/grade", json={"answer": GOOD}, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    result = body["result"]
+    assert result["lesson_id"] == LESSON and result["student_id"] == "student-7"
+    assert body["passback"]["status"] == "queued"
+
+    wait_for(lambda: len(platform.lms.scores) > before)
+    received = platform.lms.scores[-1]
+    assert received.line_item_id == "li-1"
+    assert received.content_type == "application/vnd.ims.lis.v1.score+json"
+    score = received.score
+    assert score["userId"] == "student-7"
+    assert score["scoreGiven"] == result["score"] and score["scoreGiven"] > 0
+    assert score["scoreMaximum"] == result["max_score"]
+    assert score["activityProgress"] == "Completed"
+    expected = "PendingManual" if result["needs_review"] else "FullyGraded"
+    assert score["gradingProgress"] == expected
+    assert score["comment"] == result["feedback"]["summary"]
+    assert datetime.fromisoformat(score["timestamp"]).tzinfo is not None
+
+
+def test_failed_passback_is_retried_from_the_queue(
+    platform: PlatformServer, tool: LiveServer
+) -> None:
+    token = launch_token(launch(tool, *start_launch(platform.url, custom=CUSTOM)).text)
+    platform.lms.fail_scores = 2
+    before = len(platform.lms.scores)
+    with tool.client() as client:
+        response = client.post(
+            "/lti/grade", json={"answer": "no idea"}, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 200, response.text
+        item_id = response.json()["passback"]["id"]
+        wait_for(lambda: len(platform.lms.scores) > before)
+        queue = {p["id"]: p for p in client.get("/v1/lti/passbacks").json()}
+    assert queue[item_id]["status"] == "sent"
+    assert queue[item_id]["attempts"] == 3
+
+
+def test_session_is_scoped_to_its_launch(tool: LiveServer) -> None:
+    with tool.client() as client:
+        response = client.post(
+            "/lti/grade", json={"answer": GOOD}, headers={"Authorization": "Bearer forged"}
+        )
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "relaunch" in response.json()["detail"]
+
+
+def test_deep_linking_round_trip(platform: PlatformServer, tool: LiveServer) -> None:
+    page = launch(tool, *start_launch(platform.url, kind="deeplink", user="teacher-1"))
+    assert page.status_code == 200, page.text
+    assert f'value="{LESSON}/{QUESTION}"' in page.text
+    _, hidden = form_fields(page.text)
+    with tool.client() as client:
+        reply = client.post(
+            "/lti/deep-link", data={"session": hidden["session"], "item": f"{LESSON}/q2"}
+        )
+        assert reply.status_code == 200, reply.text
+        again = client.post(
+            "/lti/deep-link", data={"session": hidden["session"], "item": f"{LESSON}/q2"}
+        )
+        assert again.status_code == 401  # a deep-linking session is single-use
+    action, fields = form_fields(reply.text)
+    assert action == platform.url + "/deeplink/return"
+    claims = jwt.decode(fields["JWT"], options={"verify_signature": False})
+    assert claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] == {"opaque": "x1"}
+    accepted = httpx.post(action, data=fields, timeout=30)  # the platform verifies our JWKS
+    assert accepted.status_code == 200, accepted.text
+    item = platform.lms.deep_link_items[-1]
+    assert item["type"] == "ltiResourceLink"
+    assert item["custom"] == {"lesson": LESSON, "question": "q2"}
+    assert item["url"] == tool.url + "/lti/launch"
+    assert item["lineItem"]["scoreMaximum"] > 0
+
+    # The link the teacher just added launches that question.
+    custom = ",".join(f"{k}={v}" for k, v in item["custom"].items())
+    page = launch(tool, *start_launch(platform.url, custom=custom))
+    assert f'lesson="{LESSON}" question="q2"' in page.text
+
+
+def resign(fields: dict[str, str], key: str, kid: str | None = None, **changes: Any) -> str:
+    header = jwt.get_unverified_header(fields["id_token"])
+    claims = jwt.decode(fields["id_token"], options={"verify_signature": False})
+    claims.update(changes)
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid or header["kid"]})
+
+
+DEPLOYMENT = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("bad-signature", "Bad signature"),
+        ("wrong-audience", "Wrong audience"),
+        ("expired", "expired"),
+        ("unknown-deployment", "Deployment 'not-registered' is not registered"),
+    ],
+)
+def test_refused_launches(
+    platform: PlatformServer, tool: LiveServer, case: str, message: str
+) -> None:
+    action, fields = start_launch(platform.url, custom=CUSTOM)
+    key = platform.lms.private_key
+    if case == "bad-signature":
+        fields["id_token"] = resign(fields, rsa_pem()[0])
+    elif case == "wrong-audience":
+        fields["id_token"] = resign(fields, key, aud="someone-else", azp="someone-else")
+    elif case == "expired":
+        past = int(time.time()) - 3600
+        fields["id_token"] = resign(fields, key, iat=past - 300, exp=past)
+    else:
+        fields["id_token"] = resign(fields, key, **{DEPLOYMENT: "not-registered"})
+    response = launch(tool, action, fields)
+    assert response.status_code in (401, 403), response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert message in response.json()["detail"]
+    status = 403 if case == "unknown-deployment" else 401
+    assert response.status_code == status
+
+
+def test_replayed_nonce_is_refused(platform: PlatformServer, tool: LiveServer) -> None:
+    action, fields = start_launch(platform.url, custom=CUSTOM)
+    assert launch(tool, action, fields).status_code == 200
+    replay = launch(tool, action, fields)
+    assert replay.status_code == 401
+    assert replay.headers["content-type"] == "application/problem+json"
+    assert "Replayed launch" in replay.json()["detail"]
+
+
+def test_tool_jwks_and_platform_admin(tool: LiveServer) -> None:
+    with tool.client() as client:
+        keys = client.get("/.well-known/jwks.json").json()["keys"]
+        assert keys[0]["kty"] == "RSA" and keys[0]["alg"] == "RS256" and "d" not in keys[0]
+        new = {
+            "issuer": "https://lms.example",
+            "client_id": "c1",
+            "auth_login_url": "https://lms.example/auth",
+            "auth_token_url": "https://lms.example/token",
+            "jwks_url": "https://lms.example/jwks",
+            "deployment_ids": ["d1"],
+        }
+        assert client.post("/v1/lti/platforms", json=new).status_code == 201
+        listed = {(p["issuer"], p["source"]) for p in client.get("/v1/lti/platforms").json()}
+        assert ("https://lms.example", "api") in listed
+        params = {"issuer": "https://lms.example", "client_id": "c1"}
+        assert client.delete("/v1/lti/platforms", params=params).status_code == 204
+        assert client.delete("/v1/lti/platforms", params=params).status_code == 404
+        unknown = client.get(
+            "/lti/login",
+            params={"iss": "https://nobody", "login_hint": "u", "target_link_uri": "x"},
+        )
+        assert unknown.status_code == 403 and "issuer" in unknown.json()["detail"]
+
+
+def test_queued_passback_survives_a_restart(tmp_path: Path) -> None:
+    """A score the platform could not take stays in SQLite across a restart."""
+    asyncio.run(_queued_passback_survives_a_restart(tmp_path))
+
+
+async def _queued_passback_survives_a_restart(tmp_path: Path) -> None:
+    db = tmp_path / "lti.sqlite3"
+    store = LtiStore(db)
+    dead = "http://127.0.0.1:9"  # nothing listens on the discard port
+    store.put_platform(
+        Platform(
+            issuer=dead,
+            client_id=CLIENT_ID,
+            auth_login_url=dead + "/auth",
+            auth_token_url=dead + "/token",
+            jwks_url=dead + "/jwks",
+            deployment_ids=["d"],
+        ),
+        source="file",
+    )
+    item = store.enqueue(dead, CLIENT_ID, dead + "/lineitems/1", {"userId": "u", "scoreGiven": 1})
+    async with httpx.AsyncClient() as http:
+        key = ToolKey.load_or_create(tmp_path / "key.pem")
+        worker = PassbackWorker(
+            store, TokenClient(http, key), http, retry_base_s=0.01, retry_max_s=1, interval_s=1
+        )
+        assert await worker.run_once() == 0
+    store.close()
+    reopened = LtiStore(db)
+    await asyncio.sleep(0.05)
+    (pending,) = reopened.due()
+    assert pending.id == item and pending.attempts == 1 and pending.last_error
+    assert pending.score == {"userId": "u", "scoreGiven": 1}
+    reopened.close()

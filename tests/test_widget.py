@@ -1,0 +1,131 @@
+"""The <rubricate-question> widget in headless Chromium, on a page of another origin."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from app.runtime import Backends
+from models.embedder import Embedder
+from tests import conftest
+from tests.conftest import LiveServer, free_port
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+STATIC = Path(__file__).resolve().parents[1] / "app" / "static"
+SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "widget.png"
+ANSWER = "Plants need sunlight, carbon dioxide and water, and they give off oxygen."
+
+
+def ensure_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "chromium"], check=False, timeout=600)
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed: run `apt-get install -y chromium` as root")
+
+
+@pytest.fixture(scope="module")
+def page_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A plain static site on its own loopback origin, like a school's course page."""
+    root = tmp_path_factory.mktemp("site")
+    port = free_port()
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}", root
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def widget_api(
+    page_site: tuple[str, Path], embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    settings = conftest.test_settings(tmp_path_factory.mktemp("widget"), cors_origins=page_site[0])
+    with LiveServer(settings, Backends(embedder=embedder)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    ensure_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def write_page(root: Path, name: str, script: str, api: str = "") -> None:
+    api_attr = f' api="{api}"' if api else ""
+    root.joinpath(name).write_text(
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Course page</title>"
+        "</head><body><h1>Week 3: Photosynthesis</h1>"
+        f'<rubricate-question lesson="demo-photosynthesis" question="q1"{api_attr}>'
+        f'</rubricate-question><script src="{script}"></script></body></html>'
+    )
+
+
+def test_widget_grades_an_answer_with_the_keyboard(
+    browser: object, page_site: tuple[str, Path], widget_api: LiveServer
+) -> None:
+    site, root = page_site
+    write_page(root, "course.html", widget_api.url + "/widget.js")
+    page = browser.new_page(viewport={"width": 900, "height": 900})  # type: ignore[attr-defined]
+    page.goto(site + "/course.html")
+    page.get_by_role("heading", name="What does a plant need for photosynthesis").wait_for()
+
+    box = page.get_by_label("Your answer")
+    box.focus()
+    page.keyboard.type(ANSWER)
+    page.keyboard.press("Tab")
+    button = page.get_by_role("button", name="Check my answer")
+    assert button.evaluate("b => b.matches(':focus')")
+    page.keyboard.press("Enter")
+
+    feedback = page.get_by_role("list", name="Feedback per key point")
+    feedback.wait_for(timeout=60_000)
+    items = feedback.get_by_role("listitem")
+    assert items.count() >= 2
+    assert items.first.inner_text().split(":")[0] in ("Met", "Partly met", "Missing")
+    status = page.get_by_role("status")
+    assert status.inner_text() == "Feedback is ready below."
+    assert status.get_attribute("aria-live") == "polite"
+    assert page.get_by_role("heading", name="Score:").evaluate("h => h.matches(':focus')")
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.close()
+
+
+def test_widget_says_when_the_service_is_down(browser: object, page_site: tuple[str, Path]) -> None:
+    site, root = page_site
+    shutil.copy(STATIC / "widget.js", root / "widget.js")
+    write_page(root, "down.html", "widget.js", api=f"http://127.0.0.1:{free_port()}")
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(site + "/down.html")
+    page.get_by_label("Your answer").fill(ANSWER)
+    page.get_by_role("button", name="Check my answer").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "can't be reached" in alert.inner_text()
+    assert page.get_by_label("Your answer").input_value() == ANSWER
+    page.close()
