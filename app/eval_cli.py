@@ -23,7 +23,7 @@ from graders.calibration import (
     DEFAULT_FILE,
     Calibration,
     CalibrationEntry,
-    fit_entry,
+    fit_calibration_entry,
     load_calibration,
     make_version,
     pair_key,
@@ -209,9 +209,10 @@ def _stored_baselines(calibration: Calibration) -> Baselines | None:
 def fit_on(dataset: Dataset, records: Sequence[Record]) -> CalibrationEntry:
     scores = [i.score / dataset.questions[i.question_id].max_score for i in dataset.items]
     labels = [i.label for i in dataset.items] if dataset.labelled else None
-    return fit_entry(
+    return fit_calibration_entry(
         [r.features for r in records],
         scores,
         [label for label in labels if label is not None] if labels else None,
+        [r.question for r in records],
         list(FEATURES),
     )

@@ -89,9 +89,7 @@ async def runtime(
             llm = LLMGrader(client, model, embedding.key_point_similarity)
             grading = embedding.config = _weighted(settings, model)
         calibration, calibrate_lessons = _calibration(settings)
-        service = GradingService(
-            lessons, embedding, grading, llm, calibration, calibrate_lessons
-        )
+        service = GradingService(lessons, embedding, grading, llm, calibration, calibrate_lessons)
         state = Runtime(service, batching, llm)
         if llm is not None and client is not None:
             task = asyncio.create_task(_monitor(llm, client, settings.llm_health_interval_s))
@@ -158,6 +156,10 @@ def _start_local_vllm(settings: Settings) -> ManagedVLLM | None:
         log.warning("LLM grader off: %s", exc)
         return None
     server.start()
-    log.info("started local vLLM (pid %s) at %s; logs in %s", server.pid, server.base_url,
-             server.log_path)
+    log.info(
+        "started local vLLM (pid %s) at %s; logs in %s",
+        server.pid,
+        server.base_url,
+        server.log_path,
+    )
     return server

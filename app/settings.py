@@ -45,14 +45,16 @@ class Settings(BaseSettings):
     )
     llm_model: str | None = None
     small_llm_weight: float = Field(
-        default=0.15,
+        default=0.1,
         ge=0,
         le=1,
         description="Ensemble weight of the bundled SmolLM2-135M, unless grading.llm_weight is "
         "set: it is there to run the pipeline for real, not for grading quality.",
     )
     llm_api_key: str | None = None
-    llm_timeout_s: float = Field(default=20.0, gt=0, le=600)
+    llm_timeout_s: float = Field(
+        default=45.0, gt=0, le=600, description="Longest wait for the LLM per answer."
+    )
     llm_max_concurrency: int = Field(default=16, ge=1, le=1024)
     llm_retries: int = Field(default=2, ge=0, le=10)
     llm_health_interval_s: float = Field(default=2.0, gt=0, le=300)

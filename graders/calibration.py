@@ -99,10 +99,7 @@ class CalibrationEntry:
         return np.array([[r.get(f, 0.0) for f in self.features] for r in rows], dtype=np.float64)
 
     def predict_scores(self, rows: list[Features]) -> Array:
-        x = self.matrix(rows)
-        raw = _raw(self.score, x)[:, 0]
-        if self.score.get("link") == "logit":
-            raw = 1.0 / (1.0 + np.exp(-raw))
+        raw = _raw(self.score, self.matrix(rows))[:, 0]
         return np.asarray(np.clip(raw, 0.0, 1.0))
 
     def predict(
@@ -122,8 +119,10 @@ class CalibrationEntry:
     def _predict(self, rows: list[Features]) -> list[Prediction]:
         if not rows:
             return []
-        scores = self.predict_scores(rows)
-        x = np.column_stack([self.matrix(rows), scores])
+        return self._predict_from(self.matrix(rows), self.predict_scores(rows))
+
+    def _predict_from(self, features: Array, scores: Array) -> list[Prediction]:
+        x = np.column_stack([features, scores])
         raw = _raw(self.label, x)
         if raw.shape[1] == 1:  # a binary classifier: one log-odds column
             raw = np.column_stack([np.zeros(len(raw)), raw[:, 0]])
@@ -251,49 +250,92 @@ def _label_index(labels: list[Label]) -> NDArray[np.int64]:
     return np.array([LABELS.index(label) for label in labels], dtype=np.int64)
 
 
+def _export_linear(coef: Array, intercept: Array, mean: Array, scale: Array) -> dict[str, Any]:
+    """A linear model fitted on standardised inputs, folded back onto raw features."""
+    coef = np.atleast_2d(coef) / scale
+    intercept = np.atleast_1d(intercept) - coef @ mean
+    return {
+        "kind": "linear",
+        "coef": [[round(float(v), 8) for v in row] for row in coef],
+        "intercept": [round(float(v), 8) for v in intercept],
+    }
+
+
+def _regressor(kind: str, seed: int) -> Any:
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.linear_model import Ridge
+
+    if kind == "linear":
+        return Ridge(alpha=1.0)
+    return GradientBoostingRegressor(**_gbm_params(seed))
+
+
+def _gbm_params(seed: int) -> dict[str, Any]:
+    return {
+        "n_estimators": 150,
+        "max_depth": 3,
+        "learning_rate": 0.05,
+        "subsample": 0.8,
+        "min_samples_leaf": 10,
+        "random_state": seed,
+    }
+
+
 def fit_entry(
     rows: list[Features],
     scores: list[float],
     labels: list[Label] | None,
     features: list[str],
     *,
-    n_estimators: int = 150,
-    max_depth: int = 3,
-    learning_rate: float = 0.05,
+    kind: str = "trees",
     seed: int = 0,
 ) -> CalibrationEntry:
-    """Fit the score and label models on training rows (scores as a share of full marks)."""
-    from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
+    """Fit the score and label models on training rows (scores as a share of full marks).
+
+    ``kind``: "trees" (gradient boosting) or "linear" (ridge and multinomial logistic on
+    standardised features). The label model sees the score model's out-of-fold
+    prediction, so it learns how far to trust it on answers it was not fitted on.
+    """
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
 
     x = np.array([[r.get(f, 0.0) for f in features] for r in rows], dtype=np.float64)
     y = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
-    common = {
-        "n_estimators": n_estimators,
-        "max_depth": max_depth,
-        "learning_rate": learning_rate,
-        "subsample": 0.8,
-        "min_samples_leaf": 10,
-        "random_state": seed,
-    }
-    regressor = GradientBoostingRegressor(loss="squared_error", **common).fit(x, y)
-    score_model = _export_gbm(regressor, 1)
-    entry = CalibrationEntry(features, score_model, {}, {})
-    predicted = entry.predict_scores(rows)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    if kind == "linear":
+        z = (x - mean) / scale
+        ridge = _regressor(kind, seed).fit(z, y)
+        score_model = _export_linear(ridge.coef_, np.array([ridge.intercept_]), mean, scale)
+        oof = cross_val_predict(_regressor(kind, seed), z, y, cv=5)
+    else:
+        regressor = _regressor(kind, seed).fit(x, y)
+        score_model = _export_gbm(regressor, 1)
+        oof = cross_val_predict(_regressor(kind, seed), x, y, cv=5)
     if labels is None:  # no labels: the label follows the score with fixed cut points
         labels = [
             Label.CORRECT if s >= 0.8 else Label.PARTIALLY_CORRECT if s >= 0.35 else Label.INCORRECT
             for s in y
         ]
     target = _label_index(labels)
-    xl = np.column_stack([x, predicted])
-    classifier = GradientBoostingClassifier(**common).fit(xl, target)
-    label_model = _export_gbm(classifier, len(classifier.classes_))
+    xl = np.column_stack([x, np.clip(oof, 0.0, 1.0)])
+    if kind == "linear":
+        ml, sl = xl.mean(axis=0), xl.std(axis=0)
+        sl[sl == 0] = 1.0
+        classifier = LogisticRegression(C=1.0, max_iter=2000).fit((xl - ml) / sl, target)
+        label_model = _export_linear(classifier.coef_, classifier.intercept_, ml, sl)
+        probe = classifier.predict_proba((xl[:50] - ml) / sl)
+    else:
+        classifier = GradientBoostingClassifier(**_gbm_params(seed)).fit(xl, target)
+        label_model = _export_gbm(classifier, len(classifier.classes_))
+        probe = classifier.predict_proba(xl[:50])
     label_model["classes"] = [LABELS[int(c)].value for c in classifier.classes_]
-    fitted = CalibrationEntry(features, score_model, label_model, {"n": len(rows)})
-    check = fitted.predict(rows[:50])
-    probe = classifier.predict_proba(xl[:50])
+    fitted = CalibrationEntry(features, score_model, label_model, {"n": len(rows), "kind": kind})
+    check = fitted._predict_from(x[:50], np.clip(oof[:50], 0.0, 1.0))
+    first = Label(label_model["classes"][0])
     if not all(
-        math.isclose(c.probabilities[Label(label_model["classes"][0])], float(p[0]), abs_tol=1e-3)
+        math.isclose(c.probabilities[first], float(p[0]), abs_tol=1e-3)
         for c, p in zip(check, probe, strict=True)
     ):
         raise RuntimeError("exported label model disagrees with scikit-learn")
@@ -306,13 +348,16 @@ def fit_calibration_entry(
     labels: list[Label] | None,
     question_keys: list[str],
     features: list[str],
+    *,
+    generic_kind: str = "trees",
+    known_kind: str = "trees",
 ) -> CalibrationEntry:
     """The generic model (any question) plus the per-question model for seen questions.
 
     The per-question mean score is taken leave-one-out, so an answer's own score never
     feeds its own features.
     """
-    generic = fit_entry(rows, scores, labels, features)
+    generic = fit_entry(rows, scores, labels, features, kind=generic_kind)
     stats: dict[str, dict[str, float]] = {}
     for key in sorted(set(question_keys)):
         picks = [i for i, k in enumerate(question_keys) if k == key]
@@ -326,7 +371,7 @@ def fit_calibration_entry(
         if n > 1:
             own["score_mean"] = (own["score_mean"] * n - score) / (n - 1)
         augmented.append(relative(row, own))
-    known = fit_entry(augmented, scores, labels, relative_features(features))
+    known = fit_entry(augmented, scores, labels, relative_features(features), kind=known_kind)
     return CalibrationEntry(
         generic.features, generic.score, generic.label, {"n": len(rows)}, known, stats
     )

@@ -55,11 +55,11 @@ def combine(embedding: GraderVerdict, llm: GraderVerdict | None, config: Grading
     llm_value = CREDIT[llm.status]
     total = config.embedding_weight + config.llm_weight or 1.0
     value = (config.embedding_weight * embedding_value + config.llm_weight * llm_value) / total
-    gap = abs(embedding_value - llm_value)
     # A disagreement matters in proportion to the weight the LLM carries: a small model
     # kept for the pipeline's sake (low weight) does not send every answer for review.
     llm_share = config.llm_weight / total
-    disagreement = gap * min(1.0, 2 * llm_share) >= config.disagreement
+    gap = abs(embedding_value - llm_value) * min(1.0, 2 * llm_share)
+    disagreement = gap >= config.disagreement
     confidence = (embedding_confidence + 1.0) / 2 * (1.0 - gap)
     confidence = round(max(0.0, min(1.0, confidence if not disagreement else confidence / 2)), 3)
     return Combined(_status_of(value), round(value, 4), confidence, disagreement)

@@ -139,7 +139,7 @@ class LLMGrader:
         relevance: RelevanceCheck,
         *,
         evidence_floor: float = 0.35,
-        max_tokens: int = 700,
+        max_tokens: int = 1200,
         retry_after_failure_s: float = 5.0,
     ) -> None:
         self.client = client
@@ -173,10 +173,12 @@ class LLMGrader:
         for attempt in range(2):
             try:
                 reply = await self.client.complete_json(
-                    messages, schema, name="grade", max_tokens=self.max_tokens
+                    messages, schema, name="grade", max_tokens=self._budget(question)
                 )
                 break
             except LLMBadResponse as exc:
+                if exc.truncated:
+                    raise LLMGradingFailed(f"reply cut off at {self.max_tokens} tokens") from exc
                 if attempt == 1:
                     raise LLMGradingFailed(f"invalid JSON twice: {exc}") from exc
             except LLMError as exc:
@@ -185,6 +187,11 @@ class LLMGrader:
                 raise LLMGradingFailed(self.state_reason) from exc
         assert reply is not None
         return await self._checked(lesson, question, answer, reply)
+
+    def _budget(self, question: Question) -> int:
+        """Output tokens a complete verdict needs: JSON keys, short quotes, reasons, feedback."""
+        need = 70 * len(question.key_points) + 40 * len(question.misconceptions) + 160
+        return min(self.max_tokens, need)
 
     async def _checked(
         self, lesson: Lesson, question: Question, answer: str, reply: dict[str, Any]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from graders.auto_rubric import ADHOC_PREFIX, adhoc_lesson
-from graders.calibration import Calibration, CalibrationEntry
+from graders.calibration import Calibration, CalibrationEntry, question_key
 from graders.choices import ChoiceOutcome, grade_choice
 from graders.config import GradingConfig
 from graders.embedding import EmbeddingGrader, Match
@@ -170,7 +170,7 @@ class GradingService:
             return result, None
         values = await extract(self.embedding, self.config, question, answer, result)
         if entry is not None:
-            result = self._calibrated(result, entry, values)
+            result = self._calibrated(result, question, entry, values)
         return result, values
 
     def _calibrates(self, lesson: Lesson, question: Question) -> bool:
@@ -179,10 +179,11 @@ class GradingService:
         return self.calibrate_lessons or lesson.id.startswith(ADHOC_PREFIX)
 
     def _calibrated(
-        self, result: GradeResult, entry: CalibrationEntry, values: Features
+        self, result: GradeResult, question: Question, entry: CalibrationEntry, values: Features
     ) -> GradeResult:
         assert self.calibration is not None
-        prediction = entry.predict([values])[0]
+        key = question_key(question.prompt, question.reference_answer)
+        prediction = entry.predict([values], [key])[0]
         percent = prediction.percent
         versions = result.versions.model_copy(update={"calibration": self.calibration.version})
         return result.model_copy(

@@ -75,9 +75,18 @@ class LLMTimeout(LLMError):
 class LLMBadResponse(LLMError):
     """The reply is not a JSON object (or not an OpenAI chat completion at all)."""
 
-    def __init__(self, message: str, *, raw: str = "", status_code: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw: str = "",
+        status_code: int | None = None,
+        truncated: bool = False,
+    ) -> None:
         super().__init__(message, status_code=status_code)
         self.raw = raw
+        self.truncated = truncated
+        """The reply hit max_tokens: asking again the same way gives the same cut-off."""
 
 
 # --------------------------------------------------------------------------- protocols
@@ -331,7 +340,9 @@ class VLLMClient:
                 _parse_json_object(content)
             except LLMBadResponse as exc:
                 raise LLMBadResponse(
-                    "LLM reply was cut off at max_tokens before the JSON closed", raw=content
+                    "LLM reply was cut off at max_tokens before the JSON closed",
+                    raw=content,
+                    truncated=True,
                 ) from exc
         return content
 

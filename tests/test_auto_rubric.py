@@ -84,10 +84,10 @@ class _FakeClient:
 @pytest.mark.anyio
 async def test_llm_key_points_add_phrasings_and_fall_back() -> None:
     reply = {"key_points": [{"text": "UDP header is shorter", "phrasings": ["8 vs 20 bytes"]}]}
-    points = await llm_key_points(_FakeClient(reply), "q", REFERENCE)  # type: ignore[arg-type]
+    points = await llm_key_points(_FakeClient(reply), "q", REFERENCE)
     assert points[0].phrasings == ("UDP header is shorter", "8 vs 20 bytes")
     assert len(points) == 1 + len(split_reference(REFERENCE))
-    fallback = await llm_key_points(_FakeClient(None), "q", REFERENCE)  # type: ignore[arg-type]
+    fallback = await llm_key_points(_FakeClient(None), "q", REFERENCE)
     assert fallback == split_reference(REFERENCE)
 
 

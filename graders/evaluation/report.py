@@ -114,7 +114,7 @@ def predictions(
     records: Sequence[Record], entry: CalibrationEntry | None, baselines: Baselines
 ) -> dict[str, SystemOutput]:
     if entry is not None:
-        made = entry.predict([r.features for r in records])
+        made = entry.predict([r.features for r in records], [r.question for r in records])
         ours = SystemOutput([p.percent for p in made], [p.label for p in made])
     else:
         ours = SystemOutput([r.percent for r in records], [Label(r.label) for r in records])

@@ -13,10 +13,11 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from graders.calibration import question_key
 from graders.evaluation.datasets import Dataset, DatasetQuestion, Item
 from graders.features import Features
 from graders.service import GradingService
@@ -35,6 +36,7 @@ class Record:
     label: str
     features: Features
     feedback: str
+    question: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -145,4 +147,10 @@ async def grade_dataset(
     finally:
         if out is not None:
             out.close()
-    return [records[k] for k in keys]
+    question_keys = {
+        qid: question_key(q.prompt, q.reference_answer) for qid, (_, q) in rubrics.items()
+    }
+    return [
+        replace(records[k], question=question_keys[item.question_id])
+        for k, item in zip(keys, dataset.items, strict=True)
+    ]
