@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from app.runtime import load_all_lessons, runtime
+from app.runtime import Backends, load_all_lessons, runtime
 from app.settings import Settings
 from graders.calibration import (
     DEFAULT_FILE,
@@ -35,7 +36,8 @@ from graders.evaluation.report import Baselines, Report, evaluate, fit_baselines
 from graders.evaluation.runner import Record, grade_dataset
 from graders.features import FEATURES
 
-SAF_ROOT = Path("../shared/datasets/saf")
+# The SAF dataset: RUBRICATE_SAF_DIR, else beside the repository as the tests expect it.
+SAF_ROOT = Path(os.environ.get("RUBRICATE_SAF_DIR", "../shared/datasets/saf"))
 
 
 async def _grade_all(
@@ -43,9 +45,10 @@ async def _grade_all(
     datasets: Sequence[Dataset],
     cache_dir: Path,
     concurrency: int,
+    backends: Backends | None = None,
 ) -> tuple[list[list[Record]], str, str | None, list[dict[str, float] | None]]:
     """Records for each dataset, the models' names, and feedback closeness where known."""
-    async with runtime(settings, load_all_lessons(settings)) as state:
+    async with runtime(settings, load_all_lessons(settings), backends) as state:
         service = state.service
         if state.llm is not None:
             for _ in range(int(settings.llm_health_interval_s * 15)):
@@ -140,21 +143,52 @@ def eval_command(
 ) -> None:
     """Grade human-scored answers; report agreement for rubricate and two baselines."""
     targets = _datasets(datasets or [SAF_ROOT / "unseen_answers", SAF_ROOT / "unseen_questions"])
-    train_set = read_dataset(train or SAF_ROOT / "training")
+    train_path = train or SAF_ROOT / "training"
+    train_set = read_dataset(train_path) if train_path.exists() else None
     if per_question:
         targets = [d.subset(per_question) for d in targets]
     settings = _eval_settings(no_llm)
     cal_path = calibration or settings.calibration_file or DEFAULT_FILE
-    cal = load_calibration(cal_path) if cal_path.exists() else None
+    run_eval(
+        settings,
+        targets,
+        train_set,
+        load_calibration(cal_path) if cal_path.exists() else None,
+        output,
+        concurrency=concurrency,
+        refit_baselines=refit_baselines,
+    )
+    typer.echo((output / "README.md").read_text())
+
+
+def run_eval(
+    settings: Settings,
+    targets: Sequence[Dataset],
+    train_set: Dataset | None,
+    cal: Calibration | None,
+    output: Path,
+    *,
+    concurrency: int = 16,
+    refit_baselines: bool = False,
+    backends: Backends | None = None,
+) -> list[Report]:
+    """Grade ``targets`` through the service; write JSON, Markdown and plots to ``output``.
+
+    The baselines come from the calibration file (fitted on its training data when it was
+    made) unless ``refit_baselines`` or there are none: then ``train_set`` is graded too.
+    """
     cache_dir = settings.cache_dir / "eval"
     stored = _stored_baselines(cal) if cal and not refit_baselines else None
-    graded = targets if stored else [train_set, *targets]
+    if stored is None and train_set is None:
+        raise ValueError("no stored baselines: give training data")
+    graded = list(targets) if stored or train_set is None else [train_set, *targets]
     records, embedding_model, llm_model, feedbacks = asyncio.run(
-        _grade_all(settings, graded, cache_dir, concurrency)
+        _grade_all(settings, graded, cache_dir, concurrency, backends)
     )
     entry = cal.entry(embedding_model, llm_model) if cal else None
     version = cal.version if cal and entry else settings.grading.calibration_version
     if stored is None:
+        assert train_set is not None
         baselines = fit_baselines(train_set, records[0])
         records, feedbacks = records[1:], feedbacks[1:]
     else:
@@ -165,7 +199,7 @@ def eval_command(
         reports.append(report)
         plots(output, dataset, outputs, report)
     write(output, reports)
-    typer.echo((output / "README.md").read_text())
+    return reports
 
 
 def calibrate_command(

@@ -45,6 +45,8 @@ def _tree_predict(tree: dict[str, Any], x: Array) -> Array:
     feature = np.asarray(tree["feature"], dtype=np.int64)
     threshold = np.asarray(tree["threshold"], dtype=np.float64)
     value = np.asarray(tree["value"], dtype=np.float64)
+    # scikit-learn's trees compare float32 inputs with their thresholds: do the same.
+    x = x.astype(np.float32).astype(np.float64)
     node = np.zeros(len(x), dtype=np.int64)
     rows = np.arange(len(x))
     for _ in range(64):
@@ -231,7 +233,7 @@ def _export_tree(tree: Any, scale: float = 1.0) -> dict[str, Any]:
         "left": t.children_left.tolist(),
         "right": t.children_right.tolist(),
         "feature": t.feature.tolist(),
-        "threshold": [round(float(v), 6) for v in t.threshold],
+        "threshold": [float(v) for v in t.threshold],
         "value": [round(float(v) * scale, 6) for v in t.value[:, 0, 0]],
     }
 
@@ -349,14 +351,24 @@ def fit_calibration_entry(
     question_keys: list[str],
     features: list[str],
     *,
-    generic_kind: str = "trees",
-    known_kind: str = "trees",
+    generic_kind: str = "auto",
+    known_kind: str = "auto",
 ) -> CalibrationEntry:
     """The generic model (any question) plus the per-question model for seen questions.
 
     The per-question mean score is taken leave-one-out, so an answer's own score never
     feeds its own features.
     """
+    selection: dict[str, Any] = {}
+    if generic_kind == "auto":
+        # Folds by question: how each kind does on questions it has never seen.
+        generic_kind, selection["generic"] = choose_kind(
+            rows,
+            scores,
+            labels,
+            features,
+            [sorted(set(question_keys)).index(k) for k in question_keys],
+        )
     generic = fit_entry(rows, scores, labels, features, kind=generic_kind)
     stats: dict[str, dict[str, float]] = {}
     for key in sorted(set(question_keys)):
@@ -371,7 +383,57 @@ def fit_calibration_entry(
         if n > 1:
             own["score_mean"] = (own["score_mean"] * n - score) / (n - 1)
         augmented.append(relative(row, own))
+    if known_kind == "auto":
+        # Folds by answer: new answers to the questions it was fitted on.
+        known_kind, selection["known"] = choose_kind(
+            augmented, scores, labels, relative_features(features), list(range(len(rows)))
+        )
     known = fit_entry(augmented, scores, labels, relative_features(features), kind=known_kind)
-    return CalibrationEntry(
-        generic.features, generic.score, generic.label, {"n": len(rows)}, known, stats
-    )
+    metrics = {"n": len(rows), "kinds": [generic_kind, known_kind], "selection": selection}
+    return CalibrationEntry(generic.features, generic.score, generic.label, metrics, known, stats)
+
+
+def choose_kind(
+    rows: list[Features],
+    scores: list[float],
+    labels: list[Label] | None,
+    features: list[str],
+    groups: list[int],
+    folds: int = 6,
+) -> tuple[str, dict[str, dict[str, float]]]:
+    """The model kind with the best cross-validated Pearson + macro-F1 on training data."""
+    fold_of = [g % folds for g in groups]
+    results: dict[str, dict[str, float]] = {}
+    for kind in ("linear", "trees"):
+        predicted = np.zeros(len(rows))
+        chosen: list[Label] = [Label.INCORRECT] * len(rows)
+        for fold in range(folds):
+            test = [i for i, f in enumerate(fold_of) if f == fold]
+            train = [i for i, f in enumerate(fold_of) if f != fold]
+            if not test or not train:
+                continue
+            entry = fit_entry(
+                [rows[i] for i in train],
+                [scores[i] for i in train],
+                [labels[i] for i in train] if labels else None,
+                features,
+                kind=kind,
+            )
+            for i, p in zip(test, entry.predict([rows[i] for i in test]), strict=True):
+                predicted[i], chosen[i] = p.percent, p.label
+        r = float(np.corrcoef(predicted, scores)[0, 1])
+        f1 = _macro_f1(labels, chosen) if labels else 0.0
+        results[kind] = {"pearson": round(r, 4), "macro_f1": round(f1, 4)}
+    best = max(results, key=lambda k: results[k]["pearson"] + results[k]["macro_f1"])
+    return best, results
+
+
+def _macro_f1(human: list[Label], predicted: list[Label]) -> float:
+    f1s = []
+    for label in LABELS:
+        tp = sum(h == label and p == label for h, p in zip(human, predicted, strict=True))
+        fp = sum(h != label and p == label for h, p in zip(human, predicted, strict=True))
+        fn = sum(h == label and p != label for h, p in zip(human, predicted, strict=True))
+        if tp + fp + fn:
+            f1s.append(2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(f1s)) if f1s else 0.0

@@ -17,6 +17,7 @@ class GradingConfig(BaseModel):
     partial_threshold: float = Field(default=0.45, ge=0, le=1)
     misconception_threshold: float = Field(default=0.70, ge=0, le=1)
     negation_penalty: float = Field(default=0.25, ge=0, le=1)
+    question_echo_threshold: float = Field(default=0.88, ge=0, le=1.01)
     misconception_margin: float = Field(default=0.02, ge=-1, le=1)
     correct_at: float = Field(default=0.80, ge=0, le=1, description="Share of max score.")
     partially_correct_at: float = Field(default=0.35, ge=0, le=1)

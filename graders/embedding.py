@@ -1,7 +1,8 @@
 """The embedding grader: best similarity between the answer's segments and each phrasing.
 
 Rubric phrasings are embedded once at start-up (and cached on disk by model and rubric
-hash); an answer costs one encode of its segments. A negated segment matched against a
+hash); an answer costs one encode of its segments. Segments that restate the question
+or quote the rubric's ids count for nothing. A negated segment matched against a
 plain phrasing (or the reverse) loses ``negation_penalty`` of similarity, so "SFT does not
 teach new facts" does not count as the misconception "SFT teaches new facts"; and a
 misconception counts only on segments nearer to it than to any correct key point.
@@ -46,10 +47,27 @@ class _Index:
     owners: list[str]
     vectors: Vectors
     negated: NDArray[np.bool_]
+    question: Vectors
+    ids: re.Pattern[str] | None
+
+
+QUESTION = "\x00question"
+CACHE_FORMAT = 2  # bump when the embedded rows change shape or order
+
+
+def _id_pattern(lesson: Lesson) -> re.Pattern[str] | None:
+    """Rubric ids written out ("when-to-apply"): an answer quoting them quotes the rubric."""
+    ids = [k.id for q in lesson.questions for k in q.key_points]
+    ids += [m.id for q in lesson.questions for m in q.misconceptions]
+    ids = [i for i in dict.fromkeys(ids) if "-" in i or "_" in i]
+    if not ids:
+        return None
+    return re.compile("|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)), re.I)
 
 
 def _phrasings(question: Question) -> list[tuple[str, str]]:
-    rows = [(k.id, p) for k in question.key_points for p in k.phrasings]
+    rows = [(QUESTION, question.prompt)]
+    rows += [(k.id, p) for k in question.key_points for p in k.phrasings]
     rows += [(m.id, p) for m in question.misconceptions for p in m.phrasings]
     return rows
 
@@ -71,12 +89,16 @@ class EmbeddingGrader:
         for lesson in lessons:
             rows = [(q.id, owner, text) for q in lesson.questions for owner, text in _phrasings(q)]
             vectors = await self._cached_vectors(lesson, [text for _, _, text in rows], cache_dir)
+            ids = _id_pattern(lesson)
             for question in lesson.questions:
                 picks = [i for i, (qid, _, _) in enumerate(rows) if qid == question.id]
+                own, prompt = picks[1:], picks[0]  # the question's prompt comes first
                 self._indexes[(lesson.id, question.id)] = _Index(
-                    owners=[rows[i][1] for i in picks],
-                    vectors=vectors[picks],
-                    negated=np.array([is_negated(rows[i][2]) for i in picks], dtype=bool),
+                    owners=[rows[i][1] for i in own],
+                    vectors=vectors[own],
+                    negated=np.array([is_negated(rows[i][2]) for i in own], dtype=bool),
+                    question=vectors[prompt],
+                    ids=ids,
                 )
 
     def prepared(self, lesson_id: str, question_id: str) -> bool:
@@ -130,6 +152,12 @@ class EmbeddingGrader:
             return {owner: Match(0.0, None) for owner in owners}
         vectors = await self.embedder.embed([p.text for p in pieces])
         sims = vectors @ index.vectors.T
+        # Restating the question, asking one, or quoting the rubric's ids is not an answer.
+        echo = (vectors @ index.question) >= self.config.question_echo_threshold
+        echo |= np.array([p.text.rstrip("\"'\u201d\u2019) ").endswith("?") for p in pieces])
+        if index.ids is not None:
+            echo |= np.array([index.ids.search(p.text) is not None for p in pieces], dtype=bool)
+        sims[echo, :] = -1.0
         negated = np.array([is_negated(p.text) for p in pieces], dtype=bool)
         sims = sims - self.config.negation_penalty * (negated[:, None] != index.negated[None, :])
         owner_of = np.array(index.owners)

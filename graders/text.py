@@ -14,7 +14,10 @@ MAX_SEGMENTS = 240
 
 _LINE = re.compile(r"[^\n]+")
 _LIST_MARKER = re.compile(r"\s*(?:[-*\u2022]|\(?[0-9]{1,2}[.)]|\(?[a-z][.)])\s+", re.I)
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]*[A-Z0-9])")
+_SENTENCE_END = re.compile(
+    r"(?<=[!?])[\"'\u201d\u2019)]*\s+"
+    r"|(?<=[.])[\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]*[A-Z0-9])"
+)
 _CLAUSE_BREAK = re.compile(
     r"\s*(?:[;:\u2014]|,?\s+(?:but|whereas|while|although|though|because|since|so that|"
     r"which means|instead|rather than)\b|"

@@ -109,7 +109,7 @@ class ManagedVLLM:
         host: str = "127.0.0.1",
         port: int = 0,
         api_key: str | None = None,
-        max_model_len: int = 2048,
+        max_model_len: int = 4096,  # a 5,000-character answer plus the rubric fits
         enforce_eager: bool = True,
         structured_outputs: Mapping[str, object] | None = DEFAULT_STRUCTURED_OUTPUTS,
         extra_args: Sequence[str] = (),

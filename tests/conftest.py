@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -61,10 +62,11 @@ class LiveServer:
         self.thread.join(timeout=30)
 
     def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60, **kwargs)  # type: ignore[arg-type]
+        options: dict[str, Any] = {"timeout": 60, **kwargs}
+        return httpx.Client(base_url=self.url, **options)
 
 
-def test_settings(tmp_path: Path, **overrides: object) -> Settings:
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "llm_enabled": False,
         "cache_dir": tmp_path / "cache",
@@ -77,7 +79,7 @@ def test_settings(tmp_path: Path, **overrides: object) -> Settings:
 @pytest.fixture(scope="session")
 def live(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Embeddings-only rubricate over real HTTP, with the built-in and the demo lessons."""
-    settings = test_settings(tmp_path_factory.mktemp("live"))
+    settings = make_settings(tmp_path_factory.mktemp("live"))
     with LiveServer(settings, Backends(embedder=embedder)) as server:
         yield server
 

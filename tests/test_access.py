@@ -37,7 +37,7 @@ def test_hash_and_verify() -> None:
 
 
 def test_teacher_endpoints_need_a_key_when_keys_are_configured(tmp_path: Path) -> None:
-    settings = conftest.test_settings(tmp_path, api_keys=hash_key("k1") + "," + hash_key("k2"))
+    settings = conftest.make_settings(tmp_path, api_keys=hash_key("k1") + "," + hash_key("k2"))
     app = create_app(settings)
     missing = call(app, "GET", ADMIN)
     assert missing.status_code == 401
@@ -54,7 +54,7 @@ def test_teacher_endpoints_need_a_key_when_keys_are_configured(tmp_path: Path) -
 
 
 def test_without_keys_teacher_endpoints_are_loopback_only(tmp_path: Path) -> None:
-    app = create_app(conftest.test_settings(tmp_path))
+    app = create_app(conftest.make_settings(tmp_path))
     assert call(app, "GET", ADMIN).status_code == 200
     remote = call(app, "GET", ADMIN, client="203.0.113.9")
     assert remote.status_code == 403
@@ -62,7 +62,7 @@ def test_without_keys_teacher_endpoints_are_loopback_only(tmp_path: Path) -> Non
 
 
 def test_rate_limit_per_address_and_per_key(tmp_path: Path) -> None:
-    settings = conftest.test_settings(
+    settings = conftest.make_settings(
         tmp_path, rate_limit_per_minute=60, rate_limit_key_per_minute=60, rate_limit_burst=2
     )
     app = create_app(settings)
@@ -93,7 +93,7 @@ def test_token_bucket_refills() -> None:
 
 
 def test_cors_allow_list(tmp_path: Path) -> None:
-    app = create_app(conftest.test_settings(tmp_path, cors_origins="https://school.example"))
+    app = create_app(conftest.make_settings(tmp_path, cors_origins="https://school.example"))
     headers = {"Origin": "https://school.example", "Access-Control-Request-Method": "POST"}
     allowed = call(app, "OPTIONS", "/v1/grade", headers=headers)
     assert allowed.headers["access-control-allow-origin"] == "https://school.example"

@@ -14,7 +14,8 @@ import pytest
 from app.runtime import Backends
 from models.embedder import Embedder
 from tests.batch_fixtures import LESSON, class_rows, database_urls, to_csv, wait_done
-from tests.conftest import LiveServer, test_settings
+from tests.conftest import LiveServer
+from tests.conftest import make_settings as make_settings
 
 pytestmark = pytest.mark.integration
 CSV_HEADERS = {"content-type": "text/csv"}
@@ -32,7 +33,7 @@ def db_url(
 def server(
     db_url: str, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    settings = test_settings(
+    settings = make_settings(
         tmp_path_factory.mktemp("batch"), database_url=db_url, batch_max_bytes=LIMIT
     )
     with LiveServer(settings, Backends(embedder=embedder)) as live:

@@ -51,7 +51,7 @@ def tool(
     tmp = tmp_path_factory.mktemp("lti")
     platforms = tmp / "platforms.json"
     platforms.write_text(json.dumps([platform.lms.platform_json()]))
-    settings = conftest.test_settings(
+    settings = conftest.make_settings(
         tmp,
         lti_platforms_file=platforms,
         lti_retry_base_s=0.2,

@@ -59,7 +59,7 @@ def page_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
 def widget_api(
     page_site: tuple[str, Path], embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    settings = conftest.test_settings(tmp_path_factory.mktemp("widget"), cors_origins=page_site[0])
+    settings = conftest.make_settings(tmp_path_factory.mktemp("widget"), cors_origins=page_site[0])
     with LiveServer(settings, Backends(embedder=embedder)) as server:
         yield server
 
