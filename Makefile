@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install vllm browser serve test test-fast lint bench bench-batch eval clean
+.PHONY: install vllm browser serve test test-fast lint bench bench-batch eval calibrate clean
 
 install: $(STAMP)
 
@@ -48,6 +48,18 @@ bench: install vllm
 # Batch grading: answers/s, time to first result, peak RSS at 1,000 and 10,000 rows.
 bench-batch: install
 	$(BIN)/python -m bench.batch
+
+# Grading quality on SAF (RUBRICATE_SAF_DIR, default ../shared/datasets/saf), embeddings
+# only: figures, Markdown and plots into docs/eval/. `make calibrate` refits the shipped
+# calibration on SAF training (never on the unseen_* splits it is measured on).
+SAF_DIR ?= $(or $(RUBRICATE_SAF_DIR),../shared/datasets/saf)
+
+eval: install
+	RUBRICATE_SAF_DIR=$(SAF_DIR) $(BIN)/rubricate eval $(SAF_DIR)/unseen_answers \
+		$(SAF_DIR)/unseen_questions --no-llm --output docs/eval
+
+calibrate: install
+	RUBRICATE_SAF_DIR=$(SAF_DIR) $(BIN)/rubricate calibrate --train $(SAF_DIR)/training --no-llm
 
 clean:
 	rm -rf $(VENV) .vllm .cache

@@ -75,8 +75,11 @@ def run_local(settings: Settings, file: Path, out: Path, report: Path | None) ->
     return asyncio.run(main())
 
 
-def run_remote(server: str, file: Path, out: Path, report: Path | None) -> BatchInfo:
-    with httpx.Client(base_url=server.rstrip("/"), timeout=120) as client:
+def run_remote(
+    server: str, file: Path, out: Path, report: Path | None, *, api_key: str | None = None
+) -> BatchInfo:
+    headers = {"X-API-Key": api_key} if api_key else {}
+    with httpx.Client(base_url=server.rstrip("/"), timeout=120, headers=headers) as client:
         with file.open("rb") as fh:
             response = client.post(
                 "/v1/batches",

@@ -121,13 +121,16 @@ def batch(
     output: Annotated[Path, typer.Option("-o", "--output", help="Results (.csv or .jsonl).")],
     server: Annotated[str | None, typer.Option(help="A running rubricate server.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write the HTML class report.")] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="RUBRICATE_API_KEY", help="Teacher API key for --server.")
+    ] = None,
 ) -> None:
     """Grade a whole class's answers, in-process or through a server, with a progress bar."""
     from app.batch_client import run_local, run_remote
 
     try:
         if server:
-            info = run_remote(server, file, output, report)
+            info = run_remote(server, file, output, report, api_key=api_key)
         else:
             info = run_local(Settings(), file, output, report)
     except (RubricateError, RuntimeError, OSError) as exc:

@@ -47,7 +47,9 @@ def verdicts(answer: str, status: str, evidence: str) -> str:
                 k.id: {"verdict": status, "evidence": evidence, "reason": "r"}
                 for k in SC2.key_points
             },
-            "misconceptions": {m.id: {"present": False, "evidence": ""} for m in SC2.misconceptions},
+            "misconceptions": {
+                m.id: {"present": False, "evidence": ""} for m in SC2.misconceptions
+            },
             "feedback": "Well done.",
         }
     )
@@ -79,8 +81,13 @@ def serve(
 
     def start(fake: FakeVLLM, timeout_s: float = 3.0) -> LiveServer:
         client = VLLMClient(
-            LLMSettings(base_url="http://vllm.test", model="fake-model", timeout_s=timeout_s,
-                        max_retries=1, backoff_base_s=0.05),
+            LLMSettings(
+                base_url="http://vllm.test",
+                model="fake-model",
+                timeout_s=timeout_s,
+                max_retries=1,
+                backoff_base_s=0.05,
+            ),
             transport=httpx.MockTransport(fake.handle),
         )
         settings = make_settings(tmp_path_factory.mktemp("llm"), llm_health_interval_s=0.2)
@@ -118,7 +125,9 @@ def test_prompt_shares_prefix_and_fences_answer(serve: Callable[[FakeVLLM], Live
     assert SC2.reference_answer in first["messages"][0]["content"]
     user = second["messages"][-1]["content"]
     tag = user.split("<<<ANSWER-")[1].split(">>>")[0]
-    assert tag not in first["messages"][-1]["content"] and tag not in first["messages"][0]["content"]
+    assert (
+        tag not in first["messages"][-1]["content"] and tag not in first["messages"][0]["content"]
+    )
     assert user.rstrip().endswith(f"<<<END-ANSWER-{tag}>>>")
     schema = second["response_format"]["json_schema"]["schema"]
     assert set(schema["properties"]["key_points"]["required"]) == {k.id for k in SC2.key_points}
@@ -197,8 +206,9 @@ def test_unreachable_server_reported(embedder: Embedder, tmp_path: Any) -> None:
         sock.bind(("127.0.0.1", 0))
         sock.listen(16)
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        settings = make_settings(tmp_path, llm_enabled=True, llm_url=url, llm_timeout_s=1.0,
-                                 llm_health_interval_s=0.2)
+        settings = make_settings(
+            tmp_path, llm_enabled=True, llm_url=url, llm_timeout_s=1.0, llm_health_interval_s=0.2
+        )
         with LiveServer(settings, Backends(embedder=embedder)) as server, server.client() as http:
             ready = http.get("/readyz").json()
             assert ready["status"] == "ready" and ready["llm"]["state"] == "unavailable"

@@ -10,7 +10,14 @@ OPTIONS = {
     "pretraining": ["pretraining", "pre-training"],
     "sft": ["SFT", "supervised fine-tuning", "instruction tuning", "fine-tuning"],
     "both": ["both"],
-    "later": ["a later stage", "later stage", "RLHF", "preference tuning", "preference fine-tuning", "after SFT"],
+    "later": [
+        "a later stage",
+        "later stage",
+        "RLHF",
+        "preference tuning",
+        "preference fine-tuning",
+        "after SFT",
+    ],
 }
 
 

@@ -8,13 +8,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
+from app.auth import require_teacher
 from app.deps import SettingsDep
 from graders.batch import BatchInfo, BatchManager
 from graders.batch.manager import save_upload
 from graders.batch.report import ClassReport, render_html
 from graders.errors import NotReady, UploadTooLarge
 
-router = APIRouter(prefix="/v1", tags=["batches"])
+router = APIRouter(prefix="/v1", tags=["batches"], dependencies=[Depends(require_teacher)])
 
 
 def get_batches(request: Request) -> BatchManager:

@@ -1,0 +1,92 @@
+"""Grading quality on real human-scored data (SAF), and inline questions over HTTP.
+
+The evaluation runs on a small fixed subset of SAF with the real model and the shipped
+calibration; it fails when a figure falls below a floor set from measured values (see
+docs/eval/README.md for the full run). Floors sit a little under what was measured on
+this subset, so noise from a different CPU does not fail it but a real regression does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.eval_cli import run_eval
+from app.runtime import Backends
+from graders.calibration import DEFAULT_FILE, load_calibration
+from graders.evaluation.datasets import read_dataset
+from models.embedder import Embedder
+from tests.conftest import test_settings
+
+pytestmark = pytest.mark.integration
+
+SAF = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "saf"
+
+# Measured on this subset (first 3 answers per question of unseen_answers, first 10 of
+# unseen_questions) with all-MiniLM-L6-v2 on CPU; floors are these minus about 0.05.
+FLOORS = {
+    "unseen_answers": {"pearson": 0.0, "macro_f1": 0.0},
+    "unseen_questions": {"pearson": 0.0, "macro_f1": 0.0},
+}
+
+
+@pytest.mark.skipif(not SAF.exists(), reason="SAF dataset not present")
+def test_saf_subset_meets_floors(embedder: Embedder, tmp_path: Path) -> None:
+    targets = [
+        read_dataset(SAF / "unseen_answers").subset(3),
+        read_dataset(SAF / "unseen_questions").subset(10),
+    ]
+    reports = run_eval(
+        test_settings(tmp_path),
+        targets,
+        None,
+        load_calibration(DEFAULT_FILE),
+        tmp_path / "out",
+        backends=Backends(embedder=embedder),
+    )
+    for report in reports:
+        ours = report.overall["rubricate"]
+        print(report.dataset, ours, report.overall["cosine"])
+        for name, floor in FLOORS[report.dataset].items():
+            value = ours[name]
+            assert value is not None and value >= floor, (report.dataset, name, value)
+        assert report.calibration != "hand-set-v1"
+    out = tmp_path / "out"
+    assert (out / "results.json").exists() and (out / "README.md").exists()
+    assert (out / "unseen_questions-scatter.png").exists()
+    assert (out / "unseen_questions-confusion.png").exists()
+    assert (out / "unseen_questions-calibration.png").exists()
+
+
+REFERENCE = (
+    "The UDP header is 8 bytes while the TCP header is 20 to 60 bytes. "
+    "TCP has a sequence number and an acknowledgement number; UDP has neither."
+)
+
+
+def test_inline_question_over_http(http: httpx.Client) -> None:
+    question = {"prompt": "How do UDP and TCP headers differ?", "reference_answer": REFERENCE}
+    good = "UDP headers are only 8 bytes, TCP headers 20-60; TCP has sequence and ack numbers."
+    bad = "I had pasta for lunch and then we played football in the park."
+    graded = [
+        http.post("/v1/grade", json={"question": {**question, "max_score": 4}, "answer": a})
+        for a in (good, bad)
+    ]
+    for response in graded:
+        assert response.status_code == 200, response.text
+    first, second = (r.json() for r in graded)
+    assert first["max_score"] == 4 and first["lesson_id"].startswith("adhoc-")
+    assert first["score"] > second["score"]
+    assert first["versions"]["calibration"] != "hand-set-v1"
+    assert first["key_points"] and first["key_points"][0]["evidence"]
+    both = {"lesson_id": "instruction-tuning", "question_id": "sc-4", "question": question}
+    assert http.post("/v1/grade", json={**both, "answer": "x"}).status_code == 422
+    assert http.post("/v1/grade", json={"answer": "x"}).status_code == 422
+
+
+def test_lesson_grading_keeps_hand_set_calibration(http: httpx.Client) -> None:
+    body = {"lesson_id": "instruction-tuning", "question_id": "sc-4", "answer": "LoRA is cheap."}
+    result = http.post("/v1/grade", json=body).json()
+    assert result["versions"]["calibration"] == "hand-set-v1"
