@@ -28,7 +28,8 @@ serve: install vllm
 
 # Headless Chromium for the widget test (Debian's package; needs root, else the test skips).
 browser:
-	@test -x /usr/bin/chromium || apt-get install -y chromium || echo "warning: chromium not installed; the widget test will be skipped"
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium) \
+		|| echo "warning: chromium not installed; the widget test will be skipped"
 
 test: install vllm browser
 	$(BIN)/pytest -q -ra
