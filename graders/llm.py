@@ -178,7 +178,8 @@ class LLMGrader:
                 break
             except LLMBadResponse as exc:
                 if exc.truncated:
-                    raise LLMGradingFailed(f"reply cut off at {self.max_tokens} tokens") from exc
+                    budget = self._budget(question)
+                    raise LLMGradingFailed(f"reply cut off at {budget} tokens") from exc
                 if attempt == 1:
                     raise LLMGradingFailed(f"invalid JSON twice: {exc}") from exc
             except LLMError as exc:
@@ -189,9 +190,12 @@ class LLMGrader:
         return await self._checked(lesson, question, answer, reply)
 
     def _budget(self, question: Question) -> int:
+        return min(self.max_tokens, self._budget_for(question))
+
+    @staticmethod
+    def _budget_for(question: Question) -> int:
         """Output tokens a complete verdict needs: JSON keys, short quotes, reasons, feedback."""
-        need = 70 * len(question.key_points) + 40 * len(question.misconceptions) + 160
-        return min(self.max_tokens, need)
+        return 70 * len(question.key_points) + 40 * len(question.misconceptions) + 160
 
     async def _checked(
         self, lesson: Lesson, question: Question, answer: str, reply: dict[str, Any]

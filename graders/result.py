@@ -84,6 +84,9 @@ class GraderStatus(BaseModel):
     state: Literal["used", "unavailable", "disabled", "skipped"]
     model: str | None = None
     reason: str | None = None
+    comment: str | None = Field(
+        default=None, description="The LLM's own feedback, for the teacher's review only."
+    )
 
 
 class Versions(BaseModel):

@@ -203,12 +203,11 @@ class GradingService:
         if empty:
             return None, GraderStatus(state="skipped", model=self.llm.model, reason="empty answer")
         try:
-            return await self.llm.grade(lesson, question, answer), GraderStatus(
-                state="used", model=self.llm.model
-            )
+            grade = await self.llm.grade(lesson, question, answer)
         except LLMGradingFailed as exc:
             log.warning("LLM grader failed for %s/%s: %s", lesson.id, question.id, exc)
             return None, GraderStatus(state="unavailable", model=self.llm.model, reason=str(exc))
+        return grade, GraderStatus(state="used", model=self.llm.model, comment=grade.feedback)
 
     def _misconceptions(self, draft: _Draft) -> list[MisconceptionResult]:
         found: list[MisconceptionResult] = []

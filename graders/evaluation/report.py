@@ -207,6 +207,18 @@ def evaluate(
     return report, outputs
 
 
+_PREAMBLE = """Written by `rubricate eval` (`make eval`). Every answer is graded through the
+GradingService (rubrics built from the reference answer, embeddings only unless an LLM is
+configured); scores are shares of full marks (`rmse_scaled` on the dataset's own scale);
+`qwk` is quadratic weighted kappa on the dataset's discrete score steps. Systems:
+`rubricate` (calibrated on SAF training only: a model chosen by leave-question-out
+cross-validation for new questions, and a per-question model for questions seen in
+training); `train_mean` (the training mean score and majority label); `cosine` (cosine of
+the whole answer to the reference answer, mapped linearly to a score and cut by two
+thresholds, both fitted on training). Feedback closeness: mean embedding cosine (meaning)
+and ROUGE-L F1 (wording) between our feedback and the teacher's."""
+
+
 _COLUMNS = ("pearson", "spearman", "rmse", "rmse_scaled", "qwk", "accuracy", "macro_f1")
 
 
@@ -215,7 +227,7 @@ def _cell(value: float | None) -> str:
 
 
 def markdown(reports: Sequence[Report]) -> str:
-    lines = ["# Evaluation", ""]
+    lines = ["# Evaluation", "", _PREAMBLE, ""]
     for report in reports:
         lines += [f"## {report.dataset} ({report.n} answers, calibration `{report.calibration}`)"]
         lines += ["", "| system | " + " | ".join(_COLUMNS) + " |"]
@@ -223,7 +235,7 @@ def markdown(reports: Sequence[Report]) -> str:
         for name, fig in report.overall.items():
             lines.append(f"| {name} | " + " | ".join(_cell(fig.get(c)) for c in _COLUMNS) + " |")
         if report.feedback:
-            parts = ", ".join(f"{k} {v:.3f}" for k, v in report.feedback.items())
+            parts = ", ".join(f"{k} {v:.3f}" for k, v in report.feedback.items() if k != "n")
             lines += ["", f"Feedback vs the teacher's: {parts}"]
         lines += ["", "Per question (rubricate / cosine baseline):", ""]
         lines += ["| question | n | pearson | macro_f1 |", "|---|---|---|---|"]
