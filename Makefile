@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install vllm browser serve test test-fast lint bench bench-batch eval calibrate clean
+.PHONY: install vllm browser serve test test-fast lint bench bench-batch bench-llm eval calibrate clean
 
 install: $(STAMP)
 
@@ -45,6 +45,12 @@ lint: install
 bench: install vllm
 	$(BIN)/python -m bench.grade_http
 	$(MAKE) bench-batch
+
+# The LLM path against the real vLLM: rubricate vs raw vLLM at concurrency 1, 8, 32, and the
+# prefix-cache hit rate over a class of 200 answers (slow on a CPU: the 135M model decodes
+# a few hundred tokens per answer).
+bench-llm: install vllm
+	$(BIN)/python -m bench.llm
 
 # Batch grading: answers/s, time to first result, peak RSS at 1,000 and 10,000 rows.
 bench-batch: install

@@ -141,8 +141,12 @@ def main() -> None:
                 texts = answers(clients * args.per_client, offset)
                 offset += len(texts)
                 grade = [
-                    {"lesson_id": LESSON.id, "question_id": QUESTION_ID, "answer": t,
-                     "require_llm": True}
+                    {
+                        "lesson_id": LESSON.id,
+                        "question_id": QUESTION_ID,
+                        "answer": t,
+                        "require_llm": True,
+                    }
                     for t in texts
                 ]
                 start = time.perf_counter()
@@ -159,8 +163,7 @@ def main() -> None:
             before = counters(vllm_url)
             texts = answers(args.class_size, offset)
             grade = [
-                {"lesson_id": LESSON.id, "question_id": QUESTION_ID, "answer": t}
-                for t in texts
+                {"lesson_id": LESSON.id, "question_id": QUESTION_ID, "answer": t} for t in texts
             ]
             asyncio.run(run(api, "/v1/grade", grade, 32))
             after = counters(vllm_url)
