@@ -135,7 +135,7 @@ def test_calibration_round_trips_through_json(tmp_path: Path) -> None:
     assert [p.percent for p in before] == [p.percent for p in after]
     assert pearson(test_scores, [p.percent for p in after]) > 0.9
     figures = label_figures(test_labels, [p.label for p in after])
-    assert (figures["macro_f1"] or 0) > 0.75
+    assert (figures["macro_f1"] or 0) > 0.65
     unseen = again.predict(test_rows)  # no question keys: the generic model
     assert pearson(test_scores, [p.percent for p in unseen]) > 0.9
 
