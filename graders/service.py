@@ -6,7 +6,13 @@ import logging
 from dataclasses import dataclass
 from importlib import metadata
 
-from graders.auto_rubric import ADHOC_PREFIX, adhoc_lesson
+from graders.auto_rubric import (
+    ADHOC_PREFIX,
+    AutoKeyPoint,
+    adhoc_lesson,
+    llm_key_points,
+    split_reference,
+)
 from graders.calibration import Calibration, CalibrationEntry, question_key
 from graders.choices import ChoiceOutcome, grade_choice
 from graders.config import GradingConfig
@@ -14,7 +20,7 @@ from graders.embedding import EmbeddingGrader, Match
 from graders.ensemble import combine, embedding_status, margin_confidence
 from graders.errors import AnswerTooLong, LLMRequired, UnknownLesson, UnknownQuestion
 from graders.features import Features, extract
-from graders.feedback import build_feedback
+from graders.feedback import NO_ANSWER, build_feedback
 from graders.llm import LLMGrade, LLMGrader, LLMGradingFailed
 from graders.result import (
     Evidence,
@@ -31,6 +37,8 @@ from graders.text import Segment
 from rubrics import Lesson, Question
 
 log = logging.getLogger(__name__)
+INLINE_CACHE = 1024  # distinct inline questions whose rubric is kept
+GROUNDED = 0.5  # similarity an LLM key point needs to some sentence of the reference
 
 
 def _evidence(segment: Segment | None) -> Evidence | None:
@@ -78,6 +86,7 @@ class GradingService:
         # reference answer, what the shipped calibration was fitted on); the YAML
         # lessons keep their hand-set scoring unless a calibration file is configured.
         self.calibrate_lessons = calibrate_lessons
+        self._inline: dict[tuple[str, str, float, str | None], Lesson] = {}
 
     @property
     def calibrated(self) -> CalibrationEntry | None:
@@ -139,9 +148,33 @@ class GradingService:
     async def inline_lesson(
         self, prompt: str, reference_answer: str, max_score: float, question_id: str | None
     ) -> Lesson:
-        lesson = adhoc_lesson(prompt, reference_answer, max_score, question_id=question_id)
-        await self.embedding.prepare_question(lesson)
+        """The rubric of an inline question, built once per distinct question.
+
+        With the LLM ready, it extracts and rephrases the key points; only points that
+        resemble the reference answer are kept, beside the plain split of the reference.
+        """
+        key = (prompt, reference_answer, max_score, question_id)
+        lesson = self._inline.get(key)
+        if lesson is None:
+            points = None
+            if self.llm is not None and self.llm.ready:
+                extracted = await llm_key_points(self.llm.client, prompt, reference_answer)
+                points = await self._grounded(extracted, reference_answer)
+            lesson = adhoc_lesson(
+                prompt, reference_answer, max_score, question_id=question_id, key_points=points
+            )
+            await self.embedding.prepare_question(lesson)
+            self._inline[key] = lesson
+            while len(self._inline) > INLINE_CACHE:
+                self._inline.pop(next(iter(self._inline)))
         return lesson
+
+    async def _grounded(self, points: list[AutoKeyPoint], reference: str) -> list[AutoKeyPoint]:
+        """Drop LLM key points that say something the reference answer does not."""
+        sentences = [p.text for p in split_reference(reference)]
+        similarity = await self.embedding.similarities([p.text for p in points], sentences)
+        kept = [p for p, row in zip(points, similarity, strict=True) if row.max() >= GROUNDED]
+        return kept or [AutoKeyPoint(t, (t,)) for t in sentences]
 
     async def grade_question(
         self,
@@ -170,7 +203,7 @@ class GradingService:
             return result, None
         values = await extract(self.embedding, self.config, question, answer, result)
         if entry is not None:
-            result = self._calibrated(result, question, entry, values)
+            result = self._calibrated(result, lesson, question, entry, values)
         return result, values
 
     def _calibrates(self, lesson: Lesson, question: Question) -> bool:
@@ -179,7 +212,12 @@ class GradingService:
         return self.calibrate_lessons or lesson.id.startswith(ADHOC_PREFIX)
 
     def _calibrated(
-        self, result: GradeResult, question: Question, entry: CalibrationEntry, values: Features
+        self,
+        result: GradeResult,
+        lesson: Lesson,
+        question: Question,
+        entry: CalibrationEntry,
+        values: Features,
     ) -> GradeResult:
         assert self.calibration is not None
         key = question_key(question.prompt, question.reference_answer)
@@ -192,6 +230,13 @@ class GradingService:
                 "percent": percent,
                 "label": prediction.label,
                 "versions": versions,
+                "feedback": build_feedback(
+                    lesson,
+                    result.key_points,
+                    result.misconceptions,
+                    prediction.label,
+                    empty=result.feedback.summary == NO_ANSWER,
+                ),
             }
         )
 

@@ -217,3 +217,41 @@ def test_unreachable_server_reported(embedder: Embedder, tmp_path: Any) -> None:
             assert time.monotonic() - start < 3
             assert result["graders"]["llm"]["state"] == "unavailable"
             assert grade(http, GOOD, require_llm=True).status_code == 503
+
+
+def test_inline_rubric_uses_grounded_llm_key_points(
+    serve: Callable[[FakeVLLM], LiveServer],
+) -> None:
+    reference = "Photosynthesis turns light into chemical energy. It releases oxygen."
+
+    def reply(body: dict[str, Any]) -> str:
+        if body["response_format"]["json_schema"]["name"] == "key_points":
+            points = [
+                {"text": "Plants convert light energy into chemical energy.", "phrasings": []},
+                {"text": "The moon is made of green cheese.", "phrasings": ["cheese moon"]},
+            ]
+            return json.dumps({"key_points": points})
+        schema = body["response_format"]["json_schema"]["schema"]
+        ids = schema["properties"]["key_points"]["required"]
+        verdict = {"verdict": "missing", "evidence": "", "reason": ""}
+        return json.dumps(
+            {"key_points": dict.fromkeys(ids, verdict), "misconceptions": {}, "feedback": ""}
+        )
+
+    fake = FakeVLLM(reply)
+    body = {
+        "question": {"prompt": "What does photosynthesis do?", "reference_answer": reference},
+        "answer": "It makes chemical energy from light.",
+    }
+    with serve(fake).client() as http:
+        first = http.post("/v1/grade", json=body)
+        second = http.post("/v1/grade", json=body)
+    assert first.status_code == 200, first.text
+    texts = [k["text"] for k in first.json()["key_points"]]
+    assert "Plants convert light energy into chemical energy." in texts
+    assert not any("cheese" in t for t in texts)
+    assert second.json()["key_points"] == first.json()["key_points"]
+    extractions = [
+        c for c in fake.calls if c["response_format"]["json_schema"]["name"] == "key_points"
+    ]
+    assert len(extractions) == 1  # the rubric is built once per distinct question
