@@ -41,18 +41,17 @@ HOSTILE = [
 
 
 def llm_server(endpoint: VLLMEndpoint, embedder: Embedder, tmp: Path, **extra: Any) -> LiveServer:
-    settings = make_settings(
-        tmp,
-        llm_enabled=True,
-        llm_url=endpoint.base_url,
-        llm_model=endpoint.model,
-        llm_api_key=endpoint.api_key,
-        llm_timeout_s=TIMEOUT_S,
-        llm_max_concurrency=32,
-        llm_health_interval_s=0.5,
-        rate_limit_per_minute=0,
-        **extra,
-    )
+    values: dict[str, Any] = {
+        "llm_enabled": True,
+        "llm_url": endpoint.base_url,
+        "llm_model": endpoint.model,
+        "llm_api_key": endpoint.api_key,
+        "llm_timeout_s": TIMEOUT_S,
+        "llm_max_concurrency": 32,
+        "llm_health_interval_s": 0.5,
+        "rate_limit_per_minute": 0,
+    }
+    settings = make_settings(tmp, **{**values, **extra})
     return LiveServer(settings, Backends(embedder=embedder))
 
 
