@@ -35,7 +35,9 @@ def percentile(values: list[float], q: float) -> float:
 def server(env: dict[str, str] | None = None, timeout: float = 300) -> Iterator[str]:
     """``rubricate serve`` in its own process (so the load generator does not share its GIL)."""
     port = free_port()
-    full_env = {**os.environ, "RUBRICATE_LLM_ENABLED": "false", **(env or {})}
+    # One loopback client sends every request here: per-address rate limits would throttle it.
+    quiet = {"RUBRICATE_LLM_ENABLED": "false", "RUBRICATE_RATE_LIMIT_PER_MINUTE": "0"}
+    full_env = {**os.environ, **quiet, **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         cwd=ROOT,

@@ -27,7 +27,9 @@ from rubrics import load_lessons
 
 LESSON = load_lessons()["instruction-tuning"]
 QUESTION_ID = "sc-4"
-_COUNTER = re.compile(r"^(vllm:prefix_cache_(?:hits|queries)_total)(?:\{[^}]*\})?\s+([0-9.eE+-]+)$")
+_COUNTER = re.compile(r"^(vllm:[a-z_]+_total)(?:\{[^}]*\})?\s+([0-9.eE+-]+)$")
+HITS, QUERIES = "vllm:prefix_cache_hits_total", "vllm:prefix_cache_queries_total"
+TOKENS, REQUESTS = "vllm:generation_tokens_total", "vllm:request_success_total"
 
 
 def answers(count: int, offset: int = 0) -> list[str]:
@@ -103,12 +105,17 @@ async def run(url: str, path: str, bodies: list[dict[str, Any]], clients: int) -
 
 
 def counters(base_url: str) -> dict[str, float]:
-    totals = {"vllm:prefix_cache_hits_total": 0.0, "vllm:prefix_cache_queries_total": 0.0}
+    """vLLM's counters, summed over their labels."""
+    totals: dict[str, float] = {}
     for line in httpx.get(base_url + "/metrics", timeout=10).text.splitlines():
         match = _COUNTER.match(line.strip())
         if match:
-            totals[match.group(1)] += float(match.group(2))
+            totals[match.group(1)] = totals.get(match.group(1), 0.0) + float(match.group(2))
     return totals
+
+
+def delta(before: dict[str, float], after: dict[str, float], name: str) -> float:
+    return after.get(name, 0.0) - before.get(name, 0.0)
 
 
 def describe(label: str, timings: list[float], elapsed: float) -> str:
@@ -149,17 +156,31 @@ def main() -> None:
                     }
                     for t in texts
                 ]
+                print(f"concurrency {clients}:")
+                mark = counters(vllm_url)
                 start = time.perf_counter()
                 ours = asyncio.run(run(api, "/v1/grade", grade, clients))
                 ours_s = time.perf_counter() - start
+                middle = counters(vllm_url)
                 raw = [raw_body(model, t + " ") for t in texts]  # new text: no cached reply
                 start = time.perf_counter()
                 theirs = asyncio.run(run(vllm_url, "/v1/chat/completions", raw, clients))
                 raw_s = time.perf_counter() - start
-                print(f"concurrency {clients}:")
+                end = counters(vllm_url)
+                ours_tokens = delta(mark, middle, TOKENS)
+                raw_tokens = delta(middle, end, TOKENS)
                 print(describe("rubricate", ours, ours_s))
                 print(describe("raw vLLM", theirs, raw_s))
-                print(f"{'ratio':>10}: {ours_s / raw_s:.3f}x wall time (target <= 1.10x)")
+                print(
+                    f"{'vLLM work':>10}: rubricate {delta(mark, middle, REQUESTS):.0f} requests, "
+                    f"{ours_tokens:.0f} tokens; raw {delta(middle, end, REQUESTS):.0f} requests, "
+                    f"{raw_tokens:.0f} tokens"
+                )
+                per_token = (ours_s / max(ours_tokens, 1)) / (raw_s / max(raw_tokens, 1))
+                print(
+                    f"{'ratio':>10}: {ours_s / raw_s:.3f}x wall time, {per_token:.3f}x time per "
+                    "generated token (target <= 1.10x)"
+                )
             before = counters(vllm_url)
             texts = answers(args.class_size, offset)
             grade = [
@@ -167,8 +188,7 @@ def main() -> None:
             ]
             asyncio.run(run(api, "/v1/grade", grade, 32))
             after = counters(vllm_url)
-    hits = after["vllm:prefix_cache_hits_total"] - before["vllm:prefix_cache_hits_total"]
-    queries = after["vllm:prefix_cache_queries_total"] - before["vllm:prefix_cache_queries_total"]
+    hits, queries = delta(before, after, HITS), delta(before, after, QUERIES)
     rate = hits / queries if queries else 0.0
     print(
         f"prefix cache over a class of {args.class_size} answers to {QUESTION_ID}: "
