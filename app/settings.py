@@ -63,7 +63,6 @@ class Settings(BaseSettings):
         description="With no llm_url: start the vLLM prepared by `make vllm` as a child process.",
     )
     vllm_home: Path | None = Field(default=None, description="Default: <repo>/.vllm.")
-    vllm_start_timeout_s: float = Field(default=300.0, gt=0)
 
     # Batch grading (graders/batch/, app/routes/batches.py).
     database_url: str | None = Field(
