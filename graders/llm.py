@@ -163,25 +163,25 @@ class LLMGrader:
             raise LLMGradingFailed(self.state_reason)
         if time.monotonic() < self._down_until:
             raise LLMGradingFailed(self.state_reason)
-        _, user = fence(answer)
-        messages = [
-            {"role": "system", "content": INSTRUCTIONS + "\n\n" + rubric_block(lesson, question)},
-            {"role": "user", "content": user},
-        ]
+        system = {
+            "role": "system",
+            "content": INSTRUCTIONS + "\n\n" + rubric_block(lesson, question),
+        }
         schema = verdict_schema(question)
+        budget = self._budget(question)
         reply: dict[str, Any] | None = None
         for attempt in range(2):
+            # A fresh fence tag each time: the retry is a different prompt, not a replay.
+            messages = [system, {"role": "user", "content": fence(answer)[1]}]
             try:
                 reply = await self.client.complete_json(
-                    messages, schema, name="grade", max_tokens=self._budget(question)
+                    messages, schema, name="grade", max_tokens=budget
                 )
                 break
             except LLMBadResponse as exc:
-                if exc.truncated:
-                    budget = self._budget(question)
-                    raise LLMGradingFailed(f"reply cut off at {budget} tokens") from exc
                 if attempt == 1:
-                    raise LLMGradingFailed(f"invalid JSON twice: {exc}") from exc
+                    what = f"cut off at {budget} tokens" if exc.truncated else f"invalid: {exc}"
+                    raise LLMGradingFailed(f"invalid JSON twice (last {what})") from exc
             except LLMError as exc:
                 self._down_until = time.monotonic() + self.retry_after_failure_s
                 self.state_reason = f"{type(exc).__name__}: {exc}"
@@ -195,7 +195,7 @@ class LLMGrader:
     @staticmethod
     def _budget_for(question: Question) -> int:
         """Output tokens a complete verdict needs: JSON keys, short quotes, reasons, feedback."""
-        return 70 * len(question.key_points) + 40 * len(question.misconceptions) + 160
+        return 80 * len(question.key_points) + 40 * len(question.misconceptions) + 200
 
     async def _checked(
         self, lesson: Lesson, question: Question, answer: str, reply: dict[str, Any]

@@ -37,7 +37,8 @@ Reply = Callable[[dict[str, Any]], str | None]
 
 def chat(content: str) -> httpx.Response:
     choice = {"index": 0, "message": {"role": "assistant", "content": content}}
-    return httpx.Response(200, json={"choices": [{**choice, "finish_reason": "stop"}]})
+    finish = "length" if content.startswith('{"key_points": {"cut') else "stop"
+    return httpx.Response(200, json={"choices": [{**choice, "finish_reason": finish}]})
 
 
 def verdicts(answer: str, status: str, evidence: str) -> str:
@@ -189,6 +190,18 @@ def test_invalid_json_retried_once_then_embeddings(serve: Callable[[FakeVLLM], L
         refused = grade(http, GOOD, require_llm=True)
     assert refused.status_code == 503
     assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+def test_cut_off_reply_retried_with_a_fresh_fence(
+    serve: Callable[[FakeVLLM], LiveServer],
+) -> None:
+    replies = iter(['{"key_points": {"cut', verdicts(GOOD, "met", "SFT teaches when to apply it")])
+    fake = FakeVLLM(lambda body: next(replies))
+    with serve(fake).client() as http:
+        result = grade(http, GOOD).json()
+    assert result["graders"]["llm"]["state"] == "used"
+    first, second = (c["messages"][-1]["content"] for c in fake.calls)
+    assert first.split("<<<ANSWER-")[1][:24] != second.split("<<<ANSWER-")[1][:24]
 
 
 def test_hanging_llm_never_holds_a_request(serve: Callable[..., LiveServer]) -> None:
