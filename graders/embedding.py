@@ -44,7 +44,10 @@ class Match:
 
 @dataclass(frozen=True)
 class _Index:
-    owners: list[str]
+    """One question's phrasing rows; ``owners`` and ``key_points`` are per row, built once."""
+
+    owners: NDArray[np.str_]
+    key_points: NDArray[np.bool_]
     vectors: Vectors
     negated: NDArray[np.bool_]
     question: Vectors
@@ -93,8 +96,10 @@ class EmbeddingGrader:
             for question in lesson.questions:
                 picks = [i for i, (qid, _, _) in enumerate(rows) if qid == question.id]
                 own, prompt = picks[1:], picks[0]  # the question's prompt comes first
+                owners = np.array([rows[i][1] for i in own])
                 self._indexes[(lesson.id, question.id)] = _Index(
-                    owners=[rows[i][1] for i in own],
+                    owners=owners,
+                    key_points=np.isin(owners, [k.id for k in question.key_points]),
                     vectors=vectors[own],
                     negated=np.array([is_negated(rows[i][2]) for i in own], dtype=bool),
                     question=vectors[prompt],
@@ -147,7 +152,7 @@ class EmbeddingGrader:
         """Best similarity and evidence for every key point and misconception of the question."""
         index = self._indexes[(lesson_id, question.id)]
         pieces = segments(answer)
-        owners = dict.fromkeys(index.owners)
+        owners = dict.fromkeys(str(o) for o in index.owners)
         if not pieces:
             return {owner: Match(0.0, None) for owner in owners}
         vectors = await self.embedder.embed([p.text for p in pieces])
@@ -160,8 +165,7 @@ class EmbeddingGrader:
         sims[echo, :] = -1.0
         negated = np.array([is_negated(p.text) for p in pieces], dtype=bool)
         sims = sims - self.config.negation_penalty * (negated[:, None] != index.negated[None, :])
-        owner_of = np.array(index.owners)
-        key_point_columns = np.isin(owner_of, [k.id for k in question.key_points])
+        owner_of, key_point_columns = index.owners, index.key_points
         if key_point_columns.any() and not key_point_columns.all():
             # A segment shows a misconception only when the misconception is nearer to it
             # than every correct idea: "knowledge comes from pretraining" is close to "SFT
@@ -189,9 +193,8 @@ class EmbeddingGrader:
         """Best similarity of each quoted text to its own key point's phrasings."""
         index = self._indexes[(lesson_id, question_id)]
         vectors = await self.embedder.embed([text for _, text in quotes])
-        owner_of = np.array(index.owners)
         best: dict[str, float] = {}
         for (owner, _), vector in zip(quotes, vectors, strict=True):
-            columns = index.vectors[owner_of == owner]
+            columns = index.vectors[index.owners == owner]
             best[owner] = float((columns @ vector).max()) if len(columns) else 0.0
         return best
