@@ -6,8 +6,12 @@ weak LLM's verdicts get the little weight the fit gave them. Each entry holds:
 
 - ``score``: gradient-boosted regression trees (or a linear model) predicting the share of
   full marks, clipped to [0, 1];
-- ``label``: gradient-boosted classification trees (or a multinomial logistic model)
-  over the same features plus the predicted score.
+- ``label``: gradient-boosted classification trees or a multinomial logistic model over
+  the same features plus the predicted score, or two cut points on the predicted score
+  chosen for macro-F1 (SAF's labels follow its scores: full marks, none, in between).
+
+Which model kinds are used is chosen by cross-validation on the training data
+(:func:`choose_kind`): folds by question for the model that grades new questions.
 
 Prediction needs only numpy; fitting (:func:`fit_entry`) uses scikit-learn and is run by
 ``rubricate calibrate`` on training data only.
@@ -124,12 +128,15 @@ class CalibrationEntry:
         return self._predict_from(self.matrix(rows), self.predict_scores(rows))
 
     def _predict_from(self, features: Array, scores: Array) -> list[Prediction]:
-        x = np.column_stack([features, scores])
-        raw = _raw(self.label, x)
-        if raw.shape[1] == 1:  # a binary classifier: one log-odds column
-            raw = np.column_stack([np.zeros(len(raw)), raw[:, 0]])
-        probs = _softmax(raw)
         classes = [Label(c) for c in self.label["classes"]]
+        if self.label["kind"] == "cuts":
+            picks = np.digitize(scores, np.asarray(self.label["cuts"], dtype=np.float64))
+            probs = np.eye(len(classes))[picks]  # cut points give a label, not a probability
+        else:
+            raw = _raw(self.label, np.column_stack([features, scores]))
+            if raw.shape[1] == 1:  # a binary classifier: one log-odds column
+                raw = np.column_stack([np.zeros(len(raw)), raw[:, 0]])
+            probs = _softmax(raw)
         out = []
         for score, p in zip(scores, probs, strict=True):
             out.append(
@@ -264,12 +271,37 @@ def _export_linear(coef: Array, intercept: Array, mean: Array, scale: Array) -> 
 
 
 def _regressor(kind: str, seed: int) -> Any:
+    """``linear`` (ridge, alpha 1), ``linear:ALPHA``, or ``trees`` (gradient boosting)."""
     from sklearn.ensemble import GradientBoostingRegressor
     from sklearn.linear_model import Ridge
 
-    if kind == "linear":
-        return Ridge(alpha=1.0)
+    if kind.startswith("linear"):
+        _, _, alpha = kind.partition(":")
+        return Ridge(alpha=float(alpha or 1.0))
     return GradientBoostingRegressor(**_gbm_params(seed))
+
+
+def fit_cuts(scores: Array, labels: NDArray[np.int64]) -> list[float]:
+    """The two cut points on predicted scores that give the best macro-F1 on these rows."""
+    best, cuts = -1.0, [0.35, 0.8]
+    grid = np.round(np.arange(0.05, 1.0, 0.01), 2)
+    for i, low in enumerate(grid):
+        for high in grid[i + 1 :]:
+            picked = np.digitize(scores, [low, high])
+            f1 = _macro_f1_index(labels, picked)
+            if f1 > best + 1e-9:
+                best, cuts = f1, [float(low), float(high)]
+    return cuts
+
+
+def _macro_f1_index(human: NDArray[np.int64], predicted: NDArray[np.int64]) -> float:
+    f1s = []
+    for k in range(len(LABELS)):
+        tp = float(np.sum((human == k) & (predicted == k)))
+        wrong = float(np.sum((human == k) != (predicted == k)))
+        if tp + wrong:
+            f1s.append(2 * tp / (2 * tp + wrong))
+    return float(np.mean(f1s)) if f1s else 0.0
 
 
 def _gbm_params(seed: int) -> dict[str, Any]:
@@ -291,38 +323,56 @@ def fit_entry(
     *,
     kind: str = "trees",
     seed: int = 0,
+    groups: list[int] | None = None,
 ) -> CalibrationEntry:
     """Fit the score and label models on training rows (scores as a share of full marks).
 
-    ``kind``: "trees" (gradient boosting) or "linear" (ridge and multinomial logistic on
-    standardised features). The label model sees the score model's out-of-fold
-    prediction, so it learns how far to trust it on answers it was not fitted on.
+    ``kind``: the score model (``linear``, ``linear:ALPHA`` or ``trees``, see
+    :func:`_regressor`), then optionally ``+cuts`` for a label by two cut points on the
+    score instead of a classifier (logistic for linear kinds, boosted trees for ``trees``).
+    The label model is fitted on the score model's out-of-fold predictions (folds by
+    ``groups`` when given, e.g. by question), so it learns how far to trust the score on
+    answers it was not fitted on.
     """
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_predict
+    from sklearn.model_selection import GroupKFold, KFold, cross_val_predict
 
+    score_kind, _, labeller = kind.partition("+")
+    linear = score_kind.startswith("linear")
     x = np.array([[r.get(f, 0.0) for f in features] for r in rows], dtype=np.float64)
     y = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
-    if kind == "linear":
-        z = (x - mean) / scale
-        ridge = _regressor(kind, seed).fit(z, y)
-        score_model = _export_linear(ridge.coef_, np.array([ridge.intercept_]), mean, scale)
-        oof = cross_val_predict(_regressor(kind, seed), z, y, cv=5)
+    inputs = (x - mean) / scale if linear else x
+    regressor = _regressor(score_kind, seed).fit(inputs, y)
+    if linear:
+        score_model = _export_linear(regressor.coef_, np.array([regressor.intercept_]), mean, scale)
     else:
-        regressor = _regressor(kind, seed).fit(x, y)
         score_model = _export_gbm(regressor, 1)
-        oof = cross_val_predict(_regressor(kind, seed), x, y, cv=5)
+    folds: Any = KFold(5)
+    if groups is not None and len(set(groups)) >= 3:
+        folds = GroupKFold(min(5, len(set(groups))))
+    else:
+        groups = None
+    oof = np.clip(
+        cross_val_predict(_regressor(score_kind, seed), inputs, y, cv=folds, groups=groups),
+        0.0,
+        1.0,
+    )
     if labels is None:  # no labels: the label follows the score with fixed cut points
         labels = [
             Label.CORRECT if s >= 0.8 else Label.PARTIALLY_CORRECT if s >= 0.35 else Label.INCORRECT
             for s in y
         ]
     target = _label_index(labels)
-    xl = np.column_stack([x, np.clip(oof, 0.0, 1.0)])
-    if kind == "linear":
+    metrics = {"n": len(rows), "kind": kind}
+    if labeller == "cuts":
+        classes = [label.value for label in LABELS]
+        cuts_model = {"kind": "cuts", "cuts": fit_cuts(oof, target), "classes": classes}
+        return CalibrationEntry(features, score_model, cuts_model, metrics)
+    xl = np.column_stack([x, oof])
+    if linear:
         ml, sl = xl.mean(axis=0), xl.std(axis=0)
         sl[sl == 0] = 1.0
         classifier = LogisticRegression(C=1.0, max_iter=2000).fit((xl - ml) / sl, target)
@@ -333,8 +383,8 @@ def fit_entry(
         label_model = _export_gbm(classifier, len(classifier.classes_))
         probe = classifier.predict_proba(xl[:50])
     label_model["classes"] = [LABELS[int(c)].value for c in classifier.classes_]
-    fitted = CalibrationEntry(features, score_model, label_model, {"n": len(rows), "kind": kind})
-    check = fitted._predict_from(x[:50], np.clip(oof[:50], 0.0, 1.0))
+    fitted = CalibrationEntry(features, score_model, label_model, metrics)
+    check = fitted._predict_from(x[:50], oof[:50])
     first = Label(label_model["classes"][0])
     if not all(
         math.isclose(c.probabilities[first], float(p[0]), abs_tol=1e-3)
@@ -360,16 +410,13 @@ def fit_calibration_entry(
     feeds its own features.
     """
     selection: dict[str, Any] = {}
+    by_question = [sorted(set(question_keys)).index(k) for k in question_keys]
     if generic_kind == "auto":
         # Folds by question: how each kind does on questions it has never seen.
         generic_kind, selection["generic"] = choose_kind(
-            rows,
-            scores,
-            labels,
-            features,
-            [sorted(set(question_keys)).index(k) for k in question_keys],
+            rows, scores, labels, features, by_question
         )
-    generic = fit_entry(rows, scores, labels, features, kind=generic_kind)
+    generic = fit_entry(rows, scores, labels, features, kind=generic_kind, groups=by_question)
     stats: dict[str, dict[str, float]] = {}
     for key in sorted(set(question_keys)):
         picks = [i for i, k in enumerate(question_keys) if k == key]
@@ -393,6 +440,9 @@ def fit_calibration_entry(
     return CalibrationEntry(generic.features, generic.score, generic.label, metrics, known, stats)
 
 
+KINDS = ("linear", "linear:10", "trees", "linear+cuts", "linear:10+cuts", "trees+cuts")
+
+
 def choose_kind(
     rows: list[Features],
     scores: list[float],
@@ -401,10 +451,14 @@ def choose_kind(
     groups: list[int],
     folds: int = 6,
 ) -> tuple[str, dict[str, dict[str, float]]]:
-    """The model kind with the best cross-validated Pearson + macro-F1 on training data."""
+    """The model kind with the best cross-validated Pearson + macro-F1 on training data.
+
+    Rows of one group (a question, for the generic model) stay in one fold, and the label
+    models inside each fold are fitted on out-of-fold scores by the same groups.
+    """
     fold_of = [g % folds for g in groups]
     results: dict[str, dict[str, float]] = {}
-    for kind in ("linear", "trees"):
+    for kind in KINDS:
         predicted = np.zeros(len(rows))
         chosen: list[Label] = [Label.INCORRECT] * len(rows)
         for fold in range(folds):
@@ -418,6 +472,7 @@ def choose_kind(
                 [labels[i] for i in train] if labels else None,
                 features,
                 kind=kind,
+                groups=[groups[i] for i in train],
             )
             for i, p in zip(test, entry.predict([rows[i] for i in test]), strict=True):
                 predicted[i], chosen[i] = p.percent, p.label

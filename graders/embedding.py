@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from graders.config import GradingConfig
 from graders.text import Segment, is_negated, segments
+from models.embedder import TokenVectors
 from rubrics import Lesson, Question
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,29 @@ def _phrasings(question: Question) -> list[tuple[str, str]]:
     return rows
 
 
+@dataclass(frozen=True)
+class Alignment:
+    precision: float
+    recall: float
+    f1: float
+    recall_new: float
+
+
+def align(answer: TokenVectors, reference: TokenVectors, question: TokenVectors) -> Alignment:
+    """Greedy token matching by cosine, as in BERTScore (Zhang et al., ICLR 2020)."""
+    if not len(answer.vectors) or not len(reference.vectors):
+        return Alignment(0.0, 0.0, 0.0, 0.0)
+    sims = answer.vectors @ reference.vectors.T
+    best_for_reference = sims.max(axis=0)
+    precision = float(sims.max(axis=1).mean())
+    recall = float(best_for_reference.mean())
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    asked = set(question.ids)
+    new = np.array([i not in asked for i in reference.ids], dtype=bool)
+    recall_new = float(best_for_reference[new].mean()) if new.any() else recall
+    return Alignment(precision, recall, f1, recall_new)
+
+
 class EmbeddingGrader:
     """Scores answers against prepared phrasing indexes, one per (lesson, question)."""
 
@@ -125,6 +149,22 @@ class EmbeddingGrader:
             return np.zeros((len(texts), len(others)), dtype=np.float32)
         vectors = await self.embedder.embed([*texts, *others])
         return np.asarray(vectors[: len(texts)] @ vectors[len(texts) :].T, dtype=np.float32)
+
+    async def alignment(self, answer: str, reference: str, question: str) -> Alignment | None:
+        """BERTScore-style token alignment of the answer with the reference answer.
+
+        Precision: how much of the answer matches something in the reference; recall: how
+        much of the reference the answer covers; ``recall_new``: recall over the reference's
+        tokens that the question does not already contain, so restating the question earns
+        nothing. None when the embedder gives no token vectors.
+        """
+        embed_tokens = getattr(self.embedder, "embed_tokens", None)
+        if embed_tokens is None:
+            return None
+        found: list[TokenVectors] | None = await embed_tokens([answer, reference, question])
+        if found is None:
+            return None
+        return align(*found)
 
     async def _cached_vectors(
         self, lesson: Lesson, texts: list[str], cache_dir: Path | None

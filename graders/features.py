@@ -8,6 +8,10 @@ through the EmbeddingGrader (so they use the same model and the same embedding c
 - answer segments against the reference's key points: how much of the answer is on topic;
 - cosine of the whole answer to the reference answer and to the question text (restating
   the question is not an answer), and their difference;
+- token alignment with the reference (BERTScore-like precision, recall, F1, and recall
+  over the reference's tokens that the question lacks), see ``EmbeddingGrader.alignment``;
+- word overlap with the reference's content words that the question lacks (stemmed), as
+  recall and precision: the classic "question demoting" overlap of short-answer grading;
 - length: words (log), ratio to the reference's; negated share of segments;
 - the LLM's verdicts where present: share met / partial, and a flag that it was used.
 """
@@ -15,8 +19,12 @@ through the EmbeddingGrader (so they use the same model and the same embedding c
 from __future__ import annotations
 
 import math
+import re
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
+import snowballstemmer
 
 from graders.config import GradingConfig
 from graders.embedding import EmbeddingGrader
@@ -39,6 +47,12 @@ FEATURES: tuple[str, ...] = (
     "cos_ref",
     "cos_question",
     "ref_minus_question",
+    "align_precision",
+    "align_recall",
+    "align_f1",
+    "align_recall_new",
+    "new_word_recall",
+    "new_word_precision",
     "log_words",
     "length_ratio",
     "negated_share",
@@ -54,6 +68,41 @@ Features = dict[str, float]
 
 def _words(text: str) -> int:
     return len(text.split())
+
+
+# Function words carry no content of an answer; a short fixed list keeps the feature stable.
+_STOP_WORDS = frozenset(
+    re.findall(
+        r"\w+",
+        """a an the and or of to in on for with by is are was were be been being it its this that
+    these those as at from which who whom what when where how why not no can could should
+    would will shall may might must do does did has have had i you he she we they them their
+    there here than then so such into out up down over under about also only just each any
+    all some more most other own same very if but because while per via""",
+    )
+)
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    return snowballstemmer.stemmer("english")
+
+
+def content_words(text: str) -> set[str]:
+    """Stemmed words of the text other than function words and single letters."""
+    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS and len(w) > 1]
+    return set(_stemmer().stemWords(words))
+
+
+def new_word_overlap(answer: str, reference: str, question: str) -> tuple[float, float]:
+    """Recall and precision of the answer over the reference's words the question lacks."""
+    said = content_words(answer)
+    new = content_words(reference) - content_words(question)
+    if not said or not new:
+        return 0.0, 0.0
+    shared = len(said & new)
+    return shared / len(new), shared / len(said)
 
 
 async def extract(
@@ -101,6 +150,14 @@ async def extract(
     values["cos_ref"] = float(whole[0, 0])
     values["cos_question"] = float(whole[0, 1])
     values["ref_minus_question"] = values["cos_ref"] - values["cos_question"]
+    alignment = await embedding.alignment(answer, question.reference_answer, question.prompt)
+    if alignment is not None:
+        values["align_precision"] = alignment.precision
+        values["align_recall"] = alignment.recall
+        values["align_f1"] = alignment.f1
+        values["align_recall_new"] = alignment.recall_new
+    recall, precision = new_word_overlap(answer, question.reference_answer, question.prompt)
+    values["new_word_recall"], values["new_word_precision"] = recall, precision
     words = _words(answer)
     values["log_words"] = math.log1p(words)
     values["length_ratio"] = min(5.0, words / max(1, _words(question.reference_answer)))

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.embedder import Embedder, Vectors
+from models.embedder import Embedder, TokenEmbedder, TokenVectors, Vectors
+
+_TOKEN_CACHE = 256
 
 
 @dataclass
@@ -34,6 +36,10 @@ class BatchingEmbedder:
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._cache_size = cache_size
         self._queue: asyncio.Queue[_Pending] | None = None
+        self._tokens: OrderedDict[str, TokenVectors] = OrderedDict()
+        # One model call at a time: two torch calls at once on a small CPU spend their
+        # time contending for the cores (measured: most CPU time in the kernel).
+        self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._worker: asyncio.Task[None] | None = None
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
@@ -52,6 +58,32 @@ class BatchingEmbedder:
                 found[text] = vector
                 self._remember(text, vector)
         return np.stack([found[t] for t in texts])
+
+    async def embed_tokens(self, texts: Sequence[str]) -> list[TokenVectors] | None:
+        """Token vectors (for alignment features), or None when the model has none to give.
+
+        Not micro-batched: only the calibration features ask, once per answer, and the
+        reference and question texts repeat, so they are served from a small cache.
+        """
+        if not isinstance(self.embedder, TokenEmbedder):
+            return None
+        missing = [t for t in dict.fromkeys(texts) if t not in self._tokens]
+        if missing:
+            async with self._model_lock():
+                encoded = await asyncio.to_thread(self.embedder.embed_tokens, missing)
+            for text, tokens in zip(missing, encoded, strict=True):
+                self._tokens[text] = tokens
+                while len(self._tokens) > _TOKEN_CACHE:
+                    self._tokens.popitem(last=False)
+        for text in texts:
+            self._tokens.move_to_end(text)
+        return [self._tokens[t] for t in texts]
+
+    def _model_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock[0] is not loop:
+            self._lock = (loop, asyncio.Lock())
+        return self._lock[1]
 
     def _remember(self, text: str, vector: Vectors) -> None:
         if self._cache_size <= 0:
@@ -72,7 +104,8 @@ class BatchingEmbedder:
                 size += len(item.texts)
             texts = [t for item in batch for t in item.texts]
             try:
-                vectors = await asyncio.to_thread(self.embedder.embed, texts)
+                async with self._model_lock():
+                    vectors = await asyncio.to_thread(self.embedder.embed, texts)
             except Exception as exc:
                 for item in batch:
                     if not item.future.done():

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib import metadata
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,6 +22,21 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Return one L2-normalised row per text, shape (len(texts), dim)."""
         ...
+
+
+@dataclass(frozen=True)
+class TokenVectors:
+    """One text's contextual token vectors (unit length, special tokens dropped) and ids."""
+
+    vectors: Vectors
+    ids: tuple[int, ...]
+
+
+@runtime_checkable
+class TokenEmbedder(Protocol):
+    """Optional capability: token-level vectors, for alignment features (BERTScore-like)."""
+
+    def embed_tokens(self, texts: Sequence[str]) -> list[TokenVectors]: ...
 
 
 class SentenceTransformerEmbedder:
@@ -41,6 +57,7 @@ class SentenceTransformerEmbedder:
             torch.set_num_threads(threads)
         self._model = SentenceTransformer(model_path, device="cpu")
         self._batch_size = batch_size
+        self._max_tokens = int(self._model.max_seq_length or 512)
         self.name = os.path.basename(os.path.normpath(model_path))
 
     def embed(self, texts: Sequence[str]) -> Vectors:
@@ -54,6 +71,28 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+    def embed_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        """Last-layer token vectors of each text, without [CLS] and [SEP]."""
+        if not texts:
+            return []
+        outputs = self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            output_value="token_embeddings",
+            convert_to_numpy=False,
+            show_progress_bar=False,
+        )
+        found = []
+        for text, tokens in zip(texts, outputs, strict=True):
+            ids = self._model.tokenizer(text, truncation=True, max_length=self._max_tokens)[
+                "input_ids"
+            ]
+            inner = tokens.float().numpy()[1 : len(ids) - 1]
+            norms = np.linalg.norm(inner, axis=1, keepdims=True)
+            unit = np.asarray(inner / np.maximum(norms, 1e-12), dtype=np.float32)
+            found.append(TokenVectors(unit, tuple(int(i) for i in ids[1 : 1 + len(unit)])))
+        return found
 
     @property
     def dimension(self) -> int:

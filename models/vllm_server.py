@@ -74,7 +74,8 @@ def default_vllm_home() -> Path:
     return Path.cwd() / ".vllm"
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the OS says is free now (tests, benchmarks and a managed vLLM start on one)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
@@ -227,7 +228,7 @@ class ManagedVLLM:
             if not self.model_dir.is_dir():
                 raise VLLMServerError(f"no model folder {self.model_dir}")
             if self.port == 0:
-                self.port = _free_port(self.host)
+                self.port = free_port(self.host)
             env = {**os.environ, **DEFAULT_ENV, **self.env}
             env.pop("PYTHONPATH", None)  # our venv's packages must not leak into vLLM's
             self.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from app.factory import create_app
 from app.runtime import Backends
 from app.settings import Settings
 from models.embedder import Embedder, minilm
+from models.vllm_server import free_port
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 pytest_plugins = ["tests.vllm_fixtures"]
@@ -29,12 +29,6 @@ DATA = Path(__file__).parent / "data"
 def embedder() -> Embedder:
     """The real all-MiniLM-L6-v2 from its PyPI package, shared by every app in the run."""
     return minilm()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LiveServer:

@@ -3,8 +3,8 @@
 Every answer goes through ``GradingService.grade_question`` (a YAML rubric where the
 dataset's question id names one as ``lesson/question``, else a rubric built from the
 reference answer). What comes back (the uncalibrated grade and the features) is appended
-to a JSONL cache, keyed by answer, rubric and models, so an interrupted run resumes and a
-second run (another calibration, the report) costs nothing.
+to a JSONL cache, keyed by answer, rubric, models and feature names, so an interrupted
+run resumes and a second run (another calibration, the report) costs nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from graders.calibration import question_key
 from graders.evaluation.datasets import Dataset, DatasetQuestion, Item
-from graders.features import Features
+from graders.features import FEATURES, Features
 from graders.service import GradingService
 from rubrics import Lesson, Question
 
@@ -62,7 +62,8 @@ class Record:
 
 def _key(item: Item, lesson: Lesson, service: GradingService) -> str:
     llm = service.llm.model if service.llm else "none"
-    text = "\x1f".join([item.id, item.answer, lesson.content_hash, service.embedding.model, llm])
+    parts = [item.id, item.answer, lesson.content_hash, service.embedding.model, llm, *FEATURES]
+    text = "\x1f".join(parts)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
