@@ -138,6 +138,13 @@ async def extract(
         values["kp_partial"] = float((sims >= config.partial_threshold).mean())
     pieces = [p.text for p in segments(answer)]
     points = [k.text for k in question.key_points] or [question.reference_answer]
+    # First: its encode of the whole answer also fills the cache that `whole` reads.
+    alignment = await embedding.alignment(answer, question.reference_answer, question.prompt)
+    if alignment is not None:
+        values["align_precision"] = alignment.precision
+        values["align_recall"] = alignment.recall
+        values["align_f1"] = alignment.f1
+        values["align_recall_new"] = alignment.recall_new
     whole = await embedding.similarities(
         [answer], [question.reference_answer, question.prompt, *pieces]
     )
@@ -150,12 +157,6 @@ async def extract(
     values["cos_ref"] = float(whole[0, 0])
     values["cos_question"] = float(whole[0, 1])
     values["ref_minus_question"] = values["cos_ref"] - values["cos_question"]
-    alignment = await embedding.alignment(answer, question.reference_answer, question.prompt)
-    if alignment is not None:
-        values["align_precision"] = alignment.precision
-        values["align_recall"] = alignment.recall
-        values["align_f1"] = alignment.f1
-        values["align_recall_new"] = alignment.recall_new
     recall, precision = new_word_overlap(answer, question.reference_answer, question.prompt)
     values["new_word_recall"], values["new_word_precision"] = recall, precision
     words = _words(answer)

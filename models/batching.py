@@ -63,7 +63,9 @@ class BatchingEmbedder:
         """Token vectors (for alignment features), or None when the model has none to give.
 
         Not micro-batched: only the calibration features ask, once per answer, and the
-        reference and question texts repeat, so they are served from a small cache.
+        reference and question texts repeat, so they are served from a small cache. The
+        sentence vectors of the same pass go into the sentence cache, so the whole-answer
+        similarity that follows costs no second encode.
         """
         if not isinstance(self.embedder, TokenEmbedder):
             return None
@@ -73,6 +75,8 @@ class BatchingEmbedder:
                 encoded = await asyncio.to_thread(self.embedder.embed_tokens, missing)
             for text, tokens in zip(missing, encoded, strict=True):
                 self._tokens[text] = tokens
+                if tokens.sentence is not None:  # the same pass: no second encode later
+                    self._remember(text, tokens.sentence)
                 while len(self._tokens) > _TOKEN_CACHE:
                     self._tokens.popitem(last=False)
         for text in texts:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,10 +26,12 @@ class Embedder(Protocol):
 
 @dataclass(frozen=True)
 class TokenVectors:
-    """One text's contextual token vectors (unit length, special tokens dropped) and ids."""
+    """One text's contextual token vectors (unit length, special tokens dropped), their
+    token ids, and the text's sentence vector when the same pass gave it."""
 
     vectors: Vectors
     ids: tuple[int, ...]
+    sentence: Vectors | None = None
 
 
 @runtime_checkable
@@ -57,7 +59,6 @@ class SentenceTransformerEmbedder:
             torch.set_num_threads(threads)
         self._model = SentenceTransformer(model_path, device="cpu")
         self._batch_size = batch_size
-        self._max_tokens = int(self._model.max_seq_length or 512)
         self.name = os.path.basename(os.path.normpath(model_path))
 
     def embed(self, texts: Sequence[str]) -> Vectors:
@@ -73,25 +74,26 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
-        """Last-layer token vectors of each text, without [CLS] and [SEP]."""
+        """Last-layer token vectors of each text (without [CLS] and [SEP]) and, from the
+        same forward pass, its sentence vector."""
         if not texts:
             return []
         outputs = self._model.encode(
             list(texts),
             batch_size=self._batch_size,
-            output_value="token_embeddings",
-            convert_to_numpy=False,
+            output_value=None,
+            normalize_embeddings=True,
             show_progress_bar=False,
         )
         found = []
-        for text, tokens in zip(texts, outputs, strict=True):
-            ids = self._model.tokenizer(text, truncation=True, max_length=self._max_tokens)[
-                "input_ids"
-            ]
-            inner = tokens.float().numpy()[1 : len(ids) - 1]
+        for out in cast("list[dict[str, Any]]", outputs):  # output_value=None: a dict per text
+            length = int(out["attention_mask"].sum())
+            inner = out["token_embeddings"][1 : length - 1].float().numpy()
             norms = np.linalg.norm(inner, axis=1, keepdims=True)
             unit = np.asarray(inner / np.maximum(norms, 1e-12), dtype=np.float32)
-            found.append(TokenVectors(unit, tuple(int(i) for i in ids[1 : 1 + len(unit)])))
+            ids = tuple(int(i) for i in out["input_ids"][1 : length - 1])
+            sentence = np.asarray(out["sentence_embedding"].float().numpy(), dtype=np.float32)
+            found.append(TokenVectors(unit, ids, sentence))
         return found
 
     @property
