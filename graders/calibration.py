@@ -484,11 +484,4 @@ def choose_kind(
 
 
 def _macro_f1(human: list[Label], predicted: list[Label]) -> float:
-    f1s = []
-    for label in LABELS:
-        tp = sum(h == label and p == label for h, p in zip(human, predicted, strict=True))
-        fp = sum(h != label and p == label for h, p in zip(human, predicted, strict=True))
-        fn = sum(h == label and p != label for h, p in zip(human, predicted, strict=True))
-        if tp + fp + fn:
-            f1s.append(2 * tp / (2 * tp + fp + fn))
-    return float(np.mean(f1s)) if f1s else 0.0
+    return _macro_f1_index(_label_index(human), _label_index(predicted))

@@ -9,15 +9,30 @@ class, repeated segments) without encoding them again.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
 from models.embedder import Embedder, TokenEmbedder, TokenVectors, Vectors
 
 _TOKEN_CACHE = 256
+K = TypeVar("K")
+V = TypeVar("V")
+T = TypeVar("T")
+
+
+def _lru_put(cache: OrderedDict[K, V], key: K, value: V, limit: int) -> None:
+    """Store ``value`` as the newest entry, dropping the oldest beyond ``limit``."""
+    if limit <= 0:
+        return
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > limit:
+        cache.popitem(last=False)
 
 
 @dataclass
@@ -39,7 +54,7 @@ class BatchingEmbedder:
         self._tokens: OrderedDict[str, TokenVectors] = OrderedDict()
         # One model call at a time: two torch calls at once on a small CPU spend their
         # time contending for the cores (measured: most CPU time in the kernel).
-        self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self._model_lock = threading.Lock()
         self._worker: asyncio.Task[None] | None = None
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
@@ -67,35 +82,27 @@ class BatchingEmbedder:
         sentence vectors of the same pass go into the sentence cache, so the whole-answer
         similarity that follows costs no second encode.
         """
-        if not isinstance(self.embedder, TokenEmbedder):
+        embedder = self.embedder
+        if not isinstance(embedder, TokenEmbedder):
             return None
-        missing = [t for t in dict.fromkeys(texts) if t not in self._tokens]
+        found = {t: self._tokens[t] for t in dict.fromkeys(texts) if t in self._tokens}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
-            async with self._model_lock():
-                encoded = await asyncio.to_thread(self.embedder.embed_tokens, missing)
-            for text, tokens in zip(missing, encoded, strict=True):
-                self._tokens[text] = tokens
-                if tokens.sentence is not None:  # the same pass: no second encode later
-                    self._remember(text, tokens.sentence)
-                while len(self._tokens) > _TOKEN_CACHE:
-                    self._tokens.popitem(last=False)
-        for text in texts:
-            self._tokens.move_to_end(text)
-        return [self._tokens[t] for t in texts]
+            encoded = await asyncio.to_thread(self._locked, embedder.embed_tokens, missing)
+            found.update(zip(missing, encoded, strict=True))
+        for text, tokens in found.items():
+            _lru_put(self._tokens, text, tokens, _TOKEN_CACHE)
+            if text in missing and tokens.sentence is not None:  # same pass: no 2nd encode
+                self._remember(text, tokens.sentence)
+        return [found[t] for t in texts]
 
-    def _model_lock(self) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        if self._lock is None or self._lock[0] is not loop:
-            self._lock = (loop, asyncio.Lock())
-        return self._lock[1]
+    def _locked(self, call: Callable[[list[str]], T], texts: list[str]) -> T:
+        """Run one model call (in a worker thread) while holding the model lock."""
+        with self._model_lock:
+            return call(texts)
 
     def _remember(self, text: str, vector: Vectors) -> None:
-        if self._cache_size <= 0:
-            return
-        self._cache[text] = vector
-        self._cache.move_to_end(text)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        _lru_put(self._cache, text, vector, self._cache_size)
 
     async def _run(self) -> None:
         assert self._queue is not None
@@ -108,8 +115,7 @@ class BatchingEmbedder:
                 size += len(item.texts)
             texts = [t for item in batch for t in item.texts]
             try:
-                async with self._model_lock():
-                    vectors = await asyncio.to_thread(self.embedder.embed, texts)
+                vectors = await asyncio.to_thread(self._locked, self.embedder.embed, texts)
             except Exception as exc:
                 for item in batch:
                     if not item.future.done():
