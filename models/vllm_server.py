@@ -4,7 +4,8 @@ vLLM lives in its own virtual environment (``scripts/prepare_vllm.sh`` builds ``
 this module only spawns ``<venv>/bin/python -m vllm.entrypoints.openai.api_server`` and
 talks to it over HTTP.  The child gets its own process group; ``stop()`` sends SIGTERM to the
 whole group (vLLM's engine core is a grandchild), then SIGKILL after a grace period.  An
-``atexit`` hook and, on Linux, a parent-death signal make sure no vLLM outlives us.
+``atexit`` hook, on Linux a parent-death signal, and a small watchdog process (it outlives
+a SIGKILLed parent, which neither of the others does) make sure no vLLM outlives us.
 
     with ManagedVLLM.from_home(port=0) as server:      # start() + wait_ready_blocking()
         print(server.base_url, server.model_name)
@@ -87,6 +88,48 @@ def _set_parent_death_signal() -> None:  # runs in the child between fork and ex
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+# Run with ``python -c`` beside the server: when the owner process is gone (killed, so no
+# atexit ran, and the death signal reached only the group leader, not vLLM's engine core),
+# it ends the whole group, SIGTERM then SIGKILL.  It exits by itself when the group is gone.
+_WATCHDOG = """
+import os, signal, sys, time
+owner, group = int(sys.argv[1]), int(sys.argv[2])
+def alive(pid, group=False):
+    try:
+        (os.killpg if group else os.kill)(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+while alive(group, True):
+    if not alive(owner):
+        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 0.0)):
+            try:
+                os.killpg(group, sig)
+            except ProcessLookupError:
+                sys.exit(0)
+            end = time.monotonic() + wait
+            while alive(group, True) and time.monotonic() < end:
+                time.sleep(0.2)
+        sys.exit(0)
+    time.sleep(1.0)
+"""
+
+
+def _start_watchdog(group: int) -> subprocess.Popen[bytes] | None:
+    with contextlib.suppress(OSError):
+        return subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(group)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a signal to our group must not reach it
+            close_fds=True,
+        )
+    return None
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -139,6 +182,7 @@ class ManagedVLLM:
         self.log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.gettempdir())
         self.stop_grace_s = stop_grace_s
         self._proc: subprocess.Popen[bytes] | None = None
+        self._watchdog: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._lock = threading.Lock()
         self.started_at: float | None = None
@@ -248,6 +292,7 @@ class ManagedVLLM:
                 preexec_fn=preexec,
                 close_fds=True,
             )
+            self._watchdog = _start_watchdog(self._proc.pid)
             self.started_at = time.monotonic()
             self.ready_after_s = None
             _LIVE.add(self)
@@ -342,6 +387,10 @@ class ManagedVLLM:
             end = time.monotonic() + 5.0
             while _group_alive(pgid) and time.monotonic() < end:
                 time.sleep(0.05)
+            watchdog, self._watchdog = self._watchdog, None
+            if watchdog is not None:  # it would exit within a second; reap it now
+                watchdog.kill()
+                watchdog.wait()
             if self._log is not None:
                 self._log.close()
                 self._log = None
