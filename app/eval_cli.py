@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
@@ -35,9 +36,29 @@ from graders.evaluation.metrics import rouge_l
 from graders.evaluation.report import Baselines, Report, evaluate, fit_baselines, plots, write
 from graders.evaluation.runner import Record, grade_dataset
 from graders.features import FEATURES
+from graders.llm import LLMGrader
 
 # The SAF dataset: RUBRICATE_SAF_DIR, else beside the repository as the tests expect it.
 SAF_ROOT = Path(os.environ.get("RUBRICATE_SAF_DIR", "../shared/datasets/saf"))
+
+
+# A local vLLM on a CPU is ready in about 35 s; a large model on a GPU can take minutes.
+LLM_READY_TIMEOUT_S = float(os.environ.get("RUBRICATE_EVAL_LLM_WAIT_S", "600"))
+
+
+async def _wait_for_llm(llm: LLMGrader, timeout_s: float) -> None:
+    """Grading before the LLM is ready would measure (and cache) embeddings only under the
+    LLM's name: wait for it, or stop with a clear error."""
+    deadline = time.monotonic() + timeout_s
+    while not llm.ready:
+        if time.monotonic() >= deadline:
+            typer.echo(
+                f"error: the LLM ({llm.model}) is not ready after {timeout_s:g} s "
+                f"({llm.state_reason}); run with --no-llm for embeddings only",
+                err=True,
+            )
+            raise typer.Exit(2)
+        await asyncio.sleep(0.5)
 
 
 async def _grade_all(
@@ -51,10 +72,7 @@ async def _grade_all(
     async with runtime(settings, load_all_lessons(settings), backends) as state:
         service = state.service
         if state.llm is not None:
-            for _ in range(int(settings.llm_health_interval_s * 15)):
-                if state.llm.ready:
-                    break
-                await asyncio.sleep(0.2)
+            await _wait_for_llm(state.llm, LLM_READY_TIMEOUT_S)
         out = []
         for dataset in datasets:
             with typer.progressbar(
@@ -211,11 +229,21 @@ def calibrate_command(
     ] = None,
     output: Annotated[Path, typer.Option(help="Calibration file to write.")] = DEFAULT_FILE,
     name: Annotated[str, typer.Option(help="Version name prefix.")] = "saf-train",
+    per_question: Annotated[
+        int | None,
+        typer.Option(help="Only the first N answers of each question (a slow LLM on a CPU)."),
+    ] = None,
     concurrency: Annotated[int, typer.Option(help="Answers graded at once.")] = 16,
     no_llm: Annotated[bool, typer.Option("--no-llm", help="Embeddings only.")] = False,
 ) -> None:
-    """Fit the features -> score/label mapping on training data; write a calibration file."""
+    """Fit the features -> score/label mapping on training data; write a calibration file.
+
+    The entry for this run's (embedding model, LLM) pair is added to the file or replaces
+    the one there; entries for other pairs are kept.
+    """
     sets = [read_dataset(p) for p in (train or [SAF_ROOT / "training"])]
+    if per_question:
+        sets = [d.subset(per_question) for d in sets]
     dataset = merge(sets, "+".join(d.name for d in sets))
     settings = _eval_settings(no_llm)
     (records,), embedding_model, llm_model, _ = asyncio.run(
@@ -223,6 +251,8 @@ def calibrate_command(
     )
     entry = fit_on(dataset, records)
     entry.metrics["baselines"] = fit_baselines(dataset, records).to_json()
+    if per_question:
+        entry.metrics["per_question"] = per_question
     key = pair_key(embedding_model, llm_model)
     previous = load_calibration(output) if output.exists() else None
     entries: dict[str, CalibrationEntry] = dict(previous.entries) if previous else {}

@@ -8,16 +8,20 @@ this subset, so noise from a different CPU does not fail it but a real regressio
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
 import pytest
+import typer
 
-from app.eval_cli import run_eval
+import app.eval_cli
+from app.eval_cli import _grade_all, run_eval
 from app.runtime import Backends
 from graders.calibration import DEFAULT_FILE, load_calibration
 from graders.evaluation.datasets import read_dataset
 from models.embedder import Embedder
+from models.llm import LLMSettings, VLLMClient
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.integration
@@ -60,6 +64,49 @@ def test_saf_subset_meets_floors(embedder: Embedder, tmp_path: Path) -> None:
     assert (out / "unseen_questions-scatter.png").exists()
     assert (out / "unseen_questions-confusion.png").exists()
     assert (out / "unseen_questions-calibration.png").exists()
+
+
+def _fake_llm(models_status: int) -> VLLMClient:
+    """A vLLM whose /v1/models answers ``models_status`` and whose completions all fail."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/models":
+            return httpx.Response(models_status, json={"data": [{"id": "fake-model"}]})
+        return httpx.Response(500, json={"error": "boom"})
+
+    settings = LLMSettings(
+        base_url="http://vllm.test", model="fake-model", timeout_s=2, max_retries=0
+    )
+    return VLLMClient(settings, transport=httpx.MockTransport(handle))
+
+
+@pytest.mark.skipif(not SAF.exists(), reason="SAF dataset not present")
+def test_eval_does_not_cache_answers_whose_llm_verdict_failed(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    dataset = read_dataset(SAF / "unseen_questions").subset(2)
+    settings = make_settings(tmp_path, llm_enabled=True, llm_health_interval_s=0.2)
+    backends = Backends(embedder=embedder, llm=_fake_llm(200), llm_model="fake")
+    (records,), _, llm_model, _ = asyncio.run(
+        _grade_all(settings, [dataset], tmp_path / "eval", 4, backends)
+    )
+    assert llm_model == "fake" and len(records) == len(dataset.items)
+    assert all(r.features["llm_used"] == 0.0 for r in records)
+    cache = tmp_path / "eval" / f"{dataset.name}.jsonl"
+    assert not cache.exists() or not cache.read_text().strip()
+
+
+@pytest.mark.skipif(not SAF.exists(), reason="SAF dataset not present")
+def test_eval_stops_when_the_llm_never_gets_ready(
+    embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app.eval_cli, "LLM_READY_TIMEOUT_S", 1.0)
+    dataset = read_dataset(SAF / "unseen_questions").subset(1)
+    settings = make_settings(tmp_path, llm_enabled=True, llm_health_interval_s=0.2)
+    backends = Backends(embedder=embedder, llm=_fake_llm(503), llm_model="fake")
+    with pytest.raises(typer.Exit):
+        asyncio.run(_grade_all(settings, [dataset], tmp_path / "eval", 4, backends))
+    assert not (tmp_path / "eval" / f"{dataset.name}.jsonl").exists()
 
 
 REFERENCE = (

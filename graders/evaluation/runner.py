@@ -4,7 +4,8 @@ Every answer goes through ``GradingService.grade_question`` (a YAML rubric where
 dataset's question id names one as ``lesson/question``, else a rubric built from the
 reference answer). What comes back (the uncalibrated grade and the features) is appended
 to a JSONL cache, keyed by answer, rubric, models and feature names, so an interrupted
-run resumes and a second run (another calibration, the report) costs nothing.
+run resumes and a second run (another calibration, the report) costs nothing. An answer
+whose LLM verdict failed is not cached, so a later run asks the LLM again.
 """
 
 from __future__ import annotations
@@ -137,7 +138,11 @@ async def grade_dataset(
             ),
         )
         records[key] = record
-        if out is not None:
+        # An answer whose LLM verdict failed (timeout, server down) is kept for this run but
+        # not cached under the LLM's name: the next run grades it again.
+        llm_failed = service.llm is not None and result.graders.get("llm") is not None
+        llm_failed = llm_failed and result.graders["llm"].state == "unavailable"
+        if out is not None and not llm_failed:
             out.write(json.dumps(record.to_json()) + "\n")
             out.flush()
         if progress:
