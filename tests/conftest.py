@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -82,3 +84,37 @@ def live(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def http(live: LiveServer) -> Iterator[httpx.Client]:
     with live.client() as client:
         yield client
+
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+def ensure_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "chromium"], check=False, timeout=600)
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed: run `apt-get install -y chromium` as root")
+
+
+@pytest.fixture()
+def browser() -> Iterator[object]:
+    """Headless Chromium (Debian's package) driven by Playwright; skips without it.
+
+    One per test: Playwright's sync API keeps an event loop running in this thread while it
+    is open, and later tests call asyncio.run()."""
+    ensure_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()

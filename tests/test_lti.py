@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import jwt
@@ -114,6 +115,33 @@ def test_launch_grade_and_score_passback(platform: PlatformServer, tool: LiveSer
     assert score["gradingProgress"] == expected
     assert score["comment"] == result["feedback"]["summary"]
     assert datetime.fromisoformat(score["timestamp"]).tzinfo is not None
+
+
+def test_launch_in_a_browser_grades_and_passes_back(
+    platform: PlatformServer, tool: LiveServer, browser: Any
+) -> None:
+    """The whole student path in Chromium: LMS link, OIDC login, launch, typing, the score."""
+    page = browser.new_page()
+    page.goto(platform.url + "/start?" + urlencode({"custom": CUSTOM, "user": "student-b"}))
+    # The LMS's page holds the form that posts the id_token to the tool; an LMS submits it
+    # by script, so does this.
+    page.locator("form").evaluate("form => form.submit()")
+    page.wait_for_url(tool.url + "/lti/launch")
+    page.get_by_role("heading", name="What does a plant need for photosynthesis").wait_for()
+    before = len(platform.lms.scores)
+    page.get_by_label("Your answer").fill(GOOD)
+    page.get_by_role("button", name="Check my answer").click()
+    page.get_by_role("list", name="Feedback per key point").wait_for(timeout=60_000)
+    shown = page.get_by_role("heading", name="Score:").inner_text()
+    page.close()
+
+    wait_for(lambda: len(platform.lms.scores) > before)
+    score = platform.lms.scores[-1].score
+    assert score["userId"] == "student-b" and score["scoreGiven"] > 0
+    found = re.match(r"Score: ([0-9.]+) of ([0-9.]+)", shown)
+    assert found, shown
+    assert float(found.group(1)) == pytest.approx(score["scoreGiven"])
+    assert float(found.group(2)) == pytest.approx(score["scoreMaximum"])
 
 
 def test_failed_passback_is_retried_from_the_queue(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import os
 import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -20,26 +18,9 @@ from tests.conftest import LiveServer, free_port
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 STATIC = Path(__file__).resolve().parents[1] / "app" / "static"
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "widget.png"
 ANSWER = "Plants need sunlight, carbon dioxide and water, and they give off oxygen."
-
-
-def ensure_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    if shutil.which("apt-get") and os.geteuid() == 0:
-        subprocess.run(["apt-get", "install", "-y", "chromium"], check=False, timeout=600)
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed: run `apt-get install -y chromium` as root")
 
 
 @pytest.fixture(scope="module")
@@ -62,17 +43,6 @@ def widget_api(
     settings = conftest.make_settings(tmp_path_factory.mktemp("widget"), cors_origins=page_site[0])
     with LiveServer(settings, Backends(embedder=embedder)) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    ensure_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def write_page(root: Path, name: str, script: str, api: str = "") -> None:
