@@ -85,8 +85,9 @@ class BatchingEmbedder:
         embedder = self.embedder
         if not isinstance(embedder, TokenEmbedder):
             return None
-        found = {t: self._tokens[t] for t in dict.fromkeys(texts) if t in self._tokens}
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        unique = list(dict.fromkeys(texts))
+        found = {t: self._tokens[t] for t in unique if t in self._tokens}
+        missing = [t for t in unique if t not in found]
         if missing:
             encoded = await asyncio.to_thread(self._locked, embedder.embed_tokens, missing)
             found.update(zip(missing, encoded, strict=True))

@@ -64,27 +64,14 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        return np.asarray(self._encode(texts, convert_to_numpy=True), dtype=np.float32)
 
     def embed_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
         """Last-layer token vectors of each text (without [CLS] and [SEP]) and, from the
         same forward pass, its sentence vector."""
         if not texts:
             return []
-        outputs = self._model.encode(
-            list(texts),
-            batch_size=self._batch_size,
-            output_value=None,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+        outputs = self._encode(texts, output_value=None)
         found = []
         for out in cast("list[dict[str, Any]]", outputs):  # output_value=None: a dict per text
             length = int(out["attention_mask"].sum())
@@ -95,6 +82,17 @@ class SentenceTransformerEmbedder:
             sentence = np.asarray(out["sentence_embedding"].float().numpy(), dtype=np.float32)
             found.append(TokenVectors(unit, ids, sentence))
         return found
+
+    def _encode(self, texts: Sequence[str], **output: Any) -> Any:
+        """One encode call; both methods share its settings, so the sentence vectors that
+        ``embed_tokens`` passes to the batcher's cache equal what ``embed`` would give."""
+        return self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            **output,
+        )
 
     @property
     def dimension(self) -> int:

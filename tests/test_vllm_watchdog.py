@@ -10,6 +10,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from models.vllm_server import _group_alive
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # The owner starts a stand-in for vLLM: a group leader that ignores SIGTERM (as vLLM can
@@ -29,14 +31,6 @@ OWNER = textwrap.dedent(
     time.sleep(300)
     """
 )
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_group_is_killed_when_owner_is_sigkilled() -> None:

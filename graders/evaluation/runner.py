@@ -140,9 +140,8 @@ async def grade_dataset(
         records[key] = record
         # An answer whose LLM verdict failed (timeout, server down) is kept for this run but
         # not cached under the LLM's name: the next run grades it again.
-        llm_failed = service.llm is not None and result.graders.get("llm") is not None
-        llm_failed = llm_failed and result.graders["llm"].state == "unavailable"
-        if out is not None and not llm_failed:
+        llm = result.graders.get("llm")
+        if out is not None and not (llm is not None and llm.state == "unavailable"):
             out.write(json.dumps(record.to_json()) + "\n")
             out.flush()
         if progress:
