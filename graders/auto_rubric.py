@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from graders.reference import Block, blocks
 from graders.text import segments
 from models.llm import LLMClient, LLMError
 from rubrics import KeyPoint, Lesson, LessonKeyPoint, Question, QuestionKind
@@ -25,8 +26,8 @@ ADHOC_PREFIX = "adhoc-"
 MAX_KEY_POINTS = 12
 MAX_TEXT = 1000
 _CONTRAST = re.compile(r"\s*,?\s*\b(?:instead of|rather than|as opposed to)\b", re.I)
-_ITEM = re.compile(r"^\s*(?:[-*\u2022]|\(?[0-9]{1,2}[.)]|\(?[a-z][.)])\s*", re.I)
 _SENTENCES = re.compile(r"(?<=[.!?])\s+(?=[\"'(]*[A-Z0-9])")
+_OTHER_WAY = re.compile(r"\s*(?:alternatively|or)\b", re.I)
 _ID = re.compile(r"[^a-z0-9_.-]+")
 
 
@@ -40,37 +41,57 @@ def _clip(text: str) -> str:
     return " ".join(text.split())[:MAX_TEXT]
 
 
-def split_reference(reference: str) -> list[AutoKeyPoint]:
-    """Key points of a reference answer: sentences, list items, contrasts; in order."""
+def _statement(sentence: str, header: str) -> AutoKeyPoint | None:
+    """A key point for one sentence: its clauses and the kept side of a contrast as phrasings."""
+    sentence = sentence.strip()
+    if not re.search(r"[A-Za-z0-9]", sentence):
+        return None
+    text = f"{header}: {sentence}" if header and len(sentence.split()) <= 4 else sentence
+    phrasings = [text]
+    if text != sentence:
+        phrasings.append(sentence)
+    kept = _CONTRAST.split(sentence, maxsplit=1)[0].strip(" ,.;")
+    if kept != sentence and len(kept.split()) >= 2:
+        phrasings.append(kept)
+    clauses = [s.text for s in segments(sentence)][1:]
+    phrasings += [c for c in clauses if len(c.split()) >= 3]
+    return AutoKeyPoint(_clip(text), tuple(dict.fromkeys(map(_clip, phrasings))))
+
+
+def _alternatives(block: Block) -> AutoKeyPoint:
+    """One key point for a list of alternatives: every alternative is a phrasing of it."""
+    phrasings: list[str] = []
+    for line in block.lines:
+        for sentence in _SENTENCES.split(line):
+            point = _statement(sentence, block.header)
+            if point is not None:
+                phrasings += point.phrasings
+    text = f"{block.header}: " + "; ".join(block.lines)
+    return AutoKeyPoint(_clip(text), tuple(dict.fromkeys(map(_clip, phrasings))) or (_clip(text),))
+
+
+def split_reference(reference: str, question: str = "") -> list[AutoKeyPoint]:
+    """Key points of a reference answer: its statements (sentences, list items, contrasts)
+    and its lists of alternatives (see graders/reference.py), in order.
+
+    The question tells which lists offer a choice ("name two tasks" above a list of nine);
+    a sentence that starts "Alternatively" or "Or" is another way to say the one before.
+    """
     points: list[AutoKeyPoint] = []
-    header = ""
-    for raw in reference.splitlines():
-        line = raw.strip()
-        if not line:
+    for block in blocks(reference, question):
+        if block.alternatives:
+            points.append(_alternatives(block))
             continue
-        is_item = bool(_ITEM.match(line))
-        body = _ITEM.sub("", line).strip()
-        if not re.search(r"[A-Za-z0-9]", body):
-            continue
-        if body.endswith(":"):
-            header = body.rstrip(": ")
-            continue
-        if not is_item:
-            header = ""
-        for sentence in _SENTENCES.split(body):
-            sentence = sentence.strip()
-            if not re.search(r"[A-Za-z0-9]", sentence):
-                continue
-            text = f"{header}: {sentence}" if header and len(sentence.split()) <= 4 else sentence
-            phrasings = [text]
-            if text != sentence:
-                phrasings.append(sentence)
-            kept = _CONTRAST.split(sentence, maxsplit=1)[0].strip(" ,.;")
-            if kept != sentence and len(kept.split()) >= 2:
-                phrasings.append(kept)
-            clauses = [s.text for s in segments(sentence)][1:]
-            phrasings += [c for c in clauses if len(c.split()) >= 3]
-            points.append(AutoKeyPoint(_clip(text), tuple(dict.fromkeys(map(_clip, phrasings)))))
+        for line in block.lines:
+            for sentence in _SENTENCES.split(line):
+                point = _statement(sentence, block.header)
+                if point is None:
+                    continue
+                if points and _OTHER_WAY.match(sentence):
+                    last = points[-1]
+                    points[-1] = AutoKeyPoint(last.text, (*last.phrasings, *point.phrasings))
+                else:
+                    points.append(point)
     points = list({p.text: p for p in points}.values())
     if not points and reference.strip():
         points.append(AutoKeyPoint(_clip(reference), (_clip(reference),)))
@@ -102,7 +123,7 @@ def adhoc_lesson(
     key_points: list[AutoKeyPoint] | None = None,
 ) -> Lesson:
     """A one-question lesson for an inline question, its id derived from the content hash."""
-    points = key_points or split_reference(reference_answer)
+    points = key_points or split_reference(reference_answer, prompt)
     weight = max_score / len(points)
     digest = hashlib.sha256(
         "\x1f".join([prompt, reference_answer, repr(max_score), repr(points)]).encode()
@@ -167,7 +188,7 @@ async def llm_key_points(
     client: LLMClient, prompt: str, reference_answer: str, *, max_tokens: int = 800
 ) -> list[AutoKeyPoint]:
     """Key points extracted and rephrased by the LLM; the plain split when it fails."""
-    fallback = split_reference(reference_answer)
+    fallback = split_reference(reference_answer, prompt)
     messages = [
         {"role": "system", "content": _LLM_INSTRUCTIONS},
         {"role": "user", "content": f"QUESTION: {prompt}\n\nREFERENCE ANSWER:\n{reference_answer}"},

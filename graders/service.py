@@ -159,7 +159,7 @@ class GradingService:
             points = None
             if self.llm is not None and self.llm.ready:
                 extracted = await llm_key_points(self.llm.client, prompt, reference_answer)
-                points = await self._grounded(extracted, reference_answer)
+                points = await self._grounded(extracted, reference_answer, prompt)
             lesson = adhoc_lesson(
                 prompt, reference_answer, max_score, question_id=question_id, key_points=points
             )
@@ -169,12 +169,15 @@ class GradingService:
                 self._inline.pop(next(iter(self._inline)))
         return lesson
 
-    async def _grounded(self, points: list[AutoKeyPoint], reference: str) -> list[AutoKeyPoint]:
+    async def _grounded(
+        self, points: list[AutoKeyPoint], reference: str, prompt: str
+    ) -> list[AutoKeyPoint]:
         """Drop LLM key points that say something the reference answer does not."""
-        sentences = [p.text for p in split_reference(reference)]
+        split = split_reference(reference, prompt)
+        sentences = [phrasing for p in split for phrasing in p.phrasings]
         similarity = await self.embedding.similarities([p.text for p in points], sentences)
         kept = [p for p, row in zip(points, similarity, strict=True) if row.max() >= GROUNDED]
-        return kept or [AutoKeyPoint(t, (t,)) for t in sentences]
+        return kept or split
 
     async def grade_question(
         self,
