@@ -120,14 +120,23 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
+def _read(path: Path) -> Dataset:
+    """A dataset, or a one-line error naming the file and line (exit status 2)."""
+    try:
+        return read_dataset(path)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 def _datasets(paths: Sequence[Path]) -> list[Dataset]:
     found = []
     for path in paths:
         if path.is_dir() and not list(path.glob("*.xml")) and not (path / "english").is_dir():
             # a SAF root: every split below it
-            found += [read_dataset(p) for p in sorted(path.iterdir()) if (p / "english").is_dir()]
+            found += [_read(p) for p in sorted(path.iterdir()) if (p / "english").is_dir()]
         else:
-            found.append(read_dataset(path))
+            found.append(_read(path))
     return found
 
 
@@ -241,7 +250,7 @@ def calibrate_command(
     The entry for this run's (embedding model, LLM) pair is added to the file or replaces
     the one there; entries for other pairs are kept.
     """
-    sets = [read_dataset(p) for p in (train or [SAF_ROOT / "training"])]
+    sets = [_read(p) for p in (train or [SAF_ROOT / "training"])]
     if per_question:
         sets = [d.subset(per_question) for d in sets]
     dataset = merge(sets, "+".join(d.name for d in sets))

@@ -12,8 +12,8 @@ class InlineQuestion(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(min_length=1, max_length=4000)
-    reference_answer: str = Field(min_length=1, max_length=4000)
+    prompt: str = Field(min_length=1, max_length=4000, pattern=r"\S")
+    reference_answer: str = Field(min_length=1, max_length=4000, pattern=r"\S")
     max_score: float = Field(default=1.0, gt=0, le=100)
     id: str | None = Field(default=None, max_length=64)
 

@@ -124,6 +124,8 @@ def adhoc_lesson(
 ) -> Lesson:
     """A one-question lesson for an inline question, its id derived from the content hash."""
     points = key_points or split_reference(reference_answer, prompt)
+    if not points:
+        raise ValueError("a reference answer with no text gives no rubric")
     weight = max_score / len(points)
     digest = hashlib.sha256(
         "\x1f".join([prompt, reference_answer, repr(max_score), repr(points)]).encode()

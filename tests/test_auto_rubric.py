@@ -9,7 +9,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from app.cli import cli
 from graders.auto_rubric import adhoc_lesson, llm_key_points, split_reference
 from graders.calibration import (
     Calibration,
@@ -181,6 +183,20 @@ def test_read_jsonl(tmp_path: Path) -> None:
     assert dataset.questions["q1"].max_score == 4
     assert dataset.items[0].label is Label.PARTIALLY_CORRECT
     assert dataset.items[1].label is None and not dataset.labelled
+    for bad, reason in [
+        ('{"question_id": "q", "question": "Why?"', r"data.jsonl:1: Expecting"),
+        ({**rows[0], "reference_answer": "  "}, "reference_answer is empty"),
+        ({**rows[0], "max_score": 0}, "max_score must be above 0"),
+    ]:
+        path.write_text((bad if isinstance(bad, str) else json.dumps(bad)) + "\n")
+        with pytest.raises(ValueError, match=reason):
+            read_jsonl(path)
+        # The commands say what is wrong and where, in one line, before loading any model.
+        for command in (["eval", str(path)], ["calibrate", "--train", str(path)]):
+            result = CliRunner().invoke(cli, [*command, "--no-llm", "--output", str(tmp_path)])
+            assert result.exit_code == 2
+            assert result.output.startswith(f"error: {path}:1: ")
+            assert "Traceback" not in result.output
 
 
 @pytest.mark.skipif(not SAF.exists(), reason="SAF dataset not present")

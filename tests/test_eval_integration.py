@@ -133,6 +133,11 @@ def test_inline_question_over_http(http: httpx.Client) -> None:
     both = {"lesson_id": "instruction-tuning", "question_id": "sc-4", "question": question}
     assert http.post("/v1/grade", json={**both, "answer": "x"}).status_code == 422
     assert http.post("/v1/grade", json={"answer": "x"}).status_code == 422
+    blank = {"question": {**question, "reference_answer": " \n\t "}, "answer": "x"}
+    problem = http.post("/v1/grade", json=blank)
+    assert problem.status_code == 422, problem.text
+    assert problem.headers["content-type"].startswith("application/problem+json")
+    assert "reference_answer" in problem.text
 
 
 def test_lesson_grading_keeps_hand_set_calibration(http: httpx.Client) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from graders.auto_rubric import split_reference
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from graders.auto_rubric import MAX_KEY_POINTS, adhoc_lesson, split_reference
 from graders.reference import blocks, counted_things, logical_lines, one_for_each
 
 WRAPPED = """Data plane: Responsible for packet forwarding. Individual switches just execute
@@ -111,3 +115,23 @@ def test_the_following_offers_a_choice_only_of_what_the_question_counts() -> Non
     reference = "The following are the tasks of the controller:\n- Configuration\n- Discovery"
     assert len(split_reference(reference, "Name two tasks the controller takes care of.")) == 1
     assert len(split_reference(reference, "What does the controller do?")) == 2
+
+
+_PIECES = st.sampled_from(
+    ["\n", ":", " ", "- ", "\u25cf ", "\u25cb ", "1.", "ii)", "(0.25)", "Note: ", "e.g. ", "Or ",
+     "Alternatively, ", "One of the following:", "Possible ", "Benefits", "(", "=", ".", "and"]
+)  # fmt: skip
+_TEXT = st.lists(st.one_of(_PIECES, st.text(max_size=30)), max_size=60).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(reference=_TEXT, question=_TEXT)
+def test_any_reference_gives_a_valid_rubric(reference: str, question: str) -> None:
+    """Whatever a client posts as a reference answer, the rubric built from it validates."""
+    if not reference.strip():
+        with pytest.raises(ValueError, match="no text"):
+            adhoc_lesson(question, reference, 2.0)
+        return
+    points = adhoc_lesson(question, reference, 2.0).questions[0].key_points
+    assert 1 <= len(points) <= MAX_KEY_POINTS
+    assert all(p.phrasings and all(x.strip() for x in p.phrasings) for p in points)

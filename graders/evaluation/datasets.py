@@ -133,15 +133,18 @@ def read_jsonl(path: Path) -> Dataset:
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
-            row = json.loads(line)
             try:
+                row = json.loads(line)
                 qid = str(row["question_id"])
                 if qid not in dataset.questions:
+                    reference = str(row["reference_answer"]).strip()
+                    max_score = float(row.get("max_score", 1.0))
+                    if not reference:
+                        raise ValueError("reference_answer is empty")
+                    if not max_score > 0:
+                        raise ValueError(f"max_score must be above 0, not {max_score}")
                     dataset.questions[qid] = DatasetQuestion(
-                        qid,
-                        str(row["question"]).strip(),
-                        str(row["reference_answer"]).strip(),
-                        float(row.get("max_score", 1.0)),
+                        qid, str(row["question"]).strip(), reference, max_score
                     )
                 dataset.items.append(
                     Item(
