@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 ADHOC_PREFIX = "adhoc-"
 MAX_KEY_POINTS = 12
 MAX_TEXT = 1000
+MAX_ALTERNATIVES = 50
 _CONTRAST = re.compile(r"\s*,?\s*\b(?:instead of|rather than|as opposed to)\b", re.I)
 _SENTENCES = re.compile(r"(?<=[.!?])\s+(?=[\"'(]*[A-Z0-9])")
 _OTHER_WAY = re.compile(r"\s*(?:alternatively|or)\b", re.I)
@@ -35,6 +36,9 @@ _ID = re.compile(r"[^a-z0-9_.-]+")
 class AutoKeyPoint:
     text: str
     phrasings: tuple[str, ...]
+    # For "any N of these": each alternative's phrasings, and N (see rubrics.KeyPoint).
+    alternatives: tuple[tuple[str, ...], ...] = ()
+    needs: int = 1
 
 
 def _clip(text: str) -> str:
@@ -59,15 +63,25 @@ def _statement(sentence: str, header: str) -> AutoKeyPoint | None:
 
 
 def _alternatives(block: Block) -> AutoKeyPoint:
-    """One key point for a list of alternatives: every alternative is a phrasing of it."""
-    phrasings: list[str] = []
+    """One key point for a list of alternatives: any of them (or any ``needs`` of them)."""
+    options: list[tuple[str, ...]] = []
     for line in block.lines:
+        phrasings: list[str] = []
         for sentence in _SENTENCES.split(line):
             point = _statement(sentence, block.header)
             if point is not None:
                 phrasings += point.phrasings
-    text = f"{block.header}: " + "; ".join(block.lines)
-    return AutoKeyPoint(_clip(text), tuple(dict.fromkeys(map(_clip, phrasings))) or (_clip(text),))
+        if phrasings:
+            options.append(tuple(dict.fromkeys(map(_clip, phrasings))))
+    options = options[:MAX_ALTERNATIVES]
+    listed = "; ".join(block.lines)
+    if block.needs > 1 and len(options) >= block.needs:
+        lead = f"{block.header} (any {block.needs})" if block.header else f"Any {block.needs} of"
+        text = _clip(f"{lead}: {listed}")
+        return AutoKeyPoint(text, (text,), tuple(options), block.needs)
+    text = _clip(f"{block.header}: {listed}" if block.header else listed)
+    flat = tuple(dict.fromkeys(p for option in options for p in option))
+    return AutoKeyPoint(text, flat or (text,))
 
 
 def split_reference(reference: str, question: str = "") -> list[AutoKeyPoint]:
@@ -143,6 +157,8 @@ def adhoc_lesson(
                 lesson_key_point="reference",
                 weight=weight,
                 phrasings=list(p.phrasings),
+                alternatives=[list(option) for option in p.alternatives],
+                needs=p.needs,
                 feedback_met=f"You covered: {p.text}",
                 feedback_missed=f"Not covered: {p.text}",
             )

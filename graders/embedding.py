@@ -48,6 +48,8 @@ class _Index:
     """One question's phrasing rows; ``owners`` and ``key_points`` are per row, built once."""
 
     owners: NDArray[np.str_]
+    alternatives: NDArray[np.int64]  # which alternative of its key point a row states, or -1
+    needs: dict[str, int]  # key points met by several of their alternatives
     key_points: NDArray[np.bool_]
     vectors: Vectors
     negated: NDArray[np.bool_]
@@ -69,11 +71,25 @@ def _id_pattern(lesson: Lesson) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)), re.I)
 
 
-def _phrasings(question: Question) -> list[tuple[str, str]]:
-    rows = [(QUESTION, question.prompt)]
-    rows += [(k.id, p) for k in question.key_points for p in k.phrasings]
-    rows += [(m.id, p) for m in question.misconceptions for p in m.phrasings]
+def _phrasings(question: Question) -> list[tuple[str, str, int]]:
+    """(owner, text, alternative) rows: the prompt first, then key points, misconceptions."""
+    rows = [(QUESTION, question.prompt, -1)]
+    for k in question.key_points:
+        rows += [(k.id, p, -1) for p in k.phrasings]
+        rows += [(k.id, p, j) for j, option in enumerate(k.alternatives) for p in option]
+    rows += [(m.id, p, -1) for m in question.misconceptions for p in m.phrasings]
     return rows
+
+
+def _best_of(columns: Vectors, alternatives: NDArray[np.int64], needs: int) -> tuple[float, int]:
+    """Similarity and best segment row of a key point: its best phrasing, or the mean of
+    its ``needs`` best-matched alternatives (each by its best phrasing and segment)."""
+    row, _ = np.unravel_index(int(np.argmax(columns)), columns.shape)
+    if needs <= 1:
+        return float(columns[row].max()), int(row)
+    per_option = [columns[:, alternatives == j].max() for j in sorted(set(alternatives) - {-1})]
+    best = sorted(per_option, reverse=True)[:needs]
+    return float(np.sum(best) / needs), int(row)
 
 
 @dataclass(frozen=True)
@@ -114,15 +130,17 @@ class EmbeddingGrader:
     async def prepare(self, lessons: Sequence[Lesson], cache_dir: Path | None) -> None:
         """Embed every phrasing of every lesson, reading and writing the disk cache."""
         for lesson in lessons:
-            rows = [(q.id, owner, text) for q in lesson.questions for owner, text in _phrasings(q)]
-            vectors = await self._cached_vectors(lesson, [text for _, _, text in rows], cache_dir)
+            rows = [(q.id, *row) for q in lesson.questions for row in _phrasings(q)]
+            vectors = await self._cached_vectors(lesson, [r[2] for r in rows], cache_dir)
             ids = _id_pattern(lesson)
             for question in lesson.questions:
-                picks = [i for i, (qid, _, _) in enumerate(rows) if qid == question.id]
+                picks = [i for i, row in enumerate(rows) if row[0] == question.id]
                 own, prompt = picks[1:], picks[0]  # the question's prompt comes first
                 owners = np.array([rows[i][1] for i in own])
                 self._indexes[(lesson.id, question.id)] = _Index(
                     owners=owners,
+                    alternatives=np.array([rows[i][3] for i in own], dtype=np.int64),
+                    needs={k.id: k.needs for k in question.key_points if k.needs > 1},
                     key_points=np.isin(owners, [k.id for k in question.key_points]),
                     vectors=vectors[own],
                     negated=np.array([is_negated(rows[i][2]) for i in own], dtype=bool),
@@ -221,10 +239,10 @@ class EmbeddingGrader:
             sims[claimed[:, None] & key_point_columns[None, :]] = -1.0
         found: dict[str, Match] = {}
         for owner in owners:
-            columns = sims[:, owner_of == owner]
-            row, _ = np.unravel_index(int(np.argmax(columns)), columns.shape)
-            best = float(columns[row].max())
-            found[owner] = Match(best, pieces[int(row)] if best > 0 else None)
+            mine = owner_of == owner
+            needs = index.needs.get(owner, 1)
+            best, row = _best_of(sims[:, mine], index.alternatives[mine], needs)
+            found[owner] = Match(best, pieces[row] if best > 0 else None)
         return found
 
     async def key_point_similarity(

@@ -58,6 +58,7 @@ class Block:
     header: str
     lines: list[str] = field(default_factory=list)
     alternatives: bool = False
+    needs: int = 1  # how many of the alternatives a full answer gives
 
 
 def clean(text: str) -> str:
@@ -120,7 +121,8 @@ def _split_header(text: str) -> tuple[str, str]:
     return "", text
 
 
-_NUMBER = re.compile(r"^(?:[0-9]+|one|two|three|four|five|six|seven|eight|nine|ten)$", re.I)
+_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+_NUMBER = re.compile(rf"^(?:[0-9]+|{'|'.join(_WORDS)})$", re.I)
 _NOT_COUNTED = frozenset(
     {"sentence", "time", "second", "minute", "word", "byte", "bit", "packet", "line", "point"}
 )
@@ -139,11 +141,16 @@ def _singular(word: str) -> str:
     return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
-def counted_things(question: str) -> set[str]:
-    """Nouns the question asks for a number of ("Describe two benefits and two drawbacks",
-    "name one downside", "state at least 4 of the differences"), singular: {"benefit", ...}."""
+def _number(word: str) -> int:
+    return int(word) if word.isdigit() else _WORDS.index(word.lower()) + 1
+
+
+def counted_things(question: str) -> dict[str, int]:
+    """Nouns the question asks for a number of, singular, with the number: "Describe two
+    benefits and two drawbacks" -> {"benefit": 2, "drawback": 2}; "state at least 4 of the
+    differences" -> {"difference": 4}."""
     words = re.findall(r"[A-Za-z0-9-]+", question)
-    found = set()
+    found: dict[str, int] = {}
     for i, word in enumerate(words):
         if not _NUMBER.match(word):
             continue
@@ -155,9 +162,18 @@ def counted_things(question: str) -> set[str]:
                 break
             noun = _singular(following)
             if noun not in _NOT_COUNTED:
-                found.add(noun)
+                found[noun] = max(found.get(noun, 0), _number(word))
             content = True
     return found
+
+
+_AT_LEAST = re.compile(r"\bat least\s+([0-9]+|" + "|".join(_WORDS) + r")\b", re.I)
+
+
+def at_least(question: str) -> int:
+    """'State at least 4 objectives' -> 4: the reference lists more than that to pick from."""
+    found = _AT_LEAST.search(question)
+    return _number(found.group(1)) if found else 0
 
 
 _ONE_FOR_EACH = re.compile(
@@ -170,15 +186,11 @@ def one_for_each(question: str) -> bool:
     return bool(_ONE_FOR_EACH.search(question))
 
 
-def _asks_for_some(header: str, counted: set[str]) -> bool:
-    """A header naming what the question asks a number of ("Benefits:" or "The following
-    are the tasks ...:" for "two benefits", "two tasks"): its items are more than a student
-    must give, so they are alternatives. Only a short label or a "the following" header:
-    "Two modes and their drawbacks are:" introduces what must all be said."""
-    if len(header.split()) > 4 and "following" not in header.lower():
-        return False
+def _asks_for(header: str, counted: dict[str, int]) -> int:
+    """How many of a header's items the question asks for ("Benefits:" or "The following
+    are the tasks ...:" for "two benefits", "two tasks"), or 0 if it names none of them."""
     words = {_singular(w) for w in re.findall(r"[A-Za-z-]+", header)}
-    return bool(words & counted)
+    return max((n for noun, n in counted.items() if noun in words), default=0)
 
 
 def blocks(reference: str, question: str = "") -> list[Block]:
@@ -209,23 +221,36 @@ def blocks(reference: str, question: str = "") -> list[Block]:
                 continue
             if content:
                 out.append(Block("", [content]))
-            label = len(head.split()) <= 4 and following is not None and following.item
+            short = len(head.split()) <= 4
+            label = short and following is not None and following.item
+            # Only a short label or "the following" header counted by the question offers a
+            # choice: "Two modes and their drawbacks are:" introduces what must all be said.
+            asked = _asks_for(head, counted) if short or "following" in head.lower() else 0
             if (
                 _ALTERNATIVES.search(head)
-                or _asks_for_some(head, counted)
+                or asked
                 or (each and label and not line.text.endswith(":"))
             ):
-                group, header = Block(head, alternatives=True), ""
+                needs = asked or _asks_for(head, counted) or 1
+                group, header = Block(head, alternatives=True, needs=needs), ""
                 group_of_items = following is not None and following.item
                 out.append(group)
             else:
                 header = head
             continue
         if group is not None:
-            short = header and line.item and len(line.text.split()) <= 4
-            group.lines.append(f"{header}: {line.text}" if short else line.text)
+            context = bool(header) and line.item and len(line.text.split()) <= 4
+            group.lines.append(f"{header}: {line.text}" if context else line.text)
             continue
         if not line.item:
             header = ""
         out.append(Block(header, [line.text]))
-    return [b for b in out if b.lines]
+    found = [b for b in out if b.lines]
+    wanted = at_least(question)
+    if wanted and not any(b.alternatives for b in found) and len(found) > wanted:
+        # "State at least 4 objectives" above a plain list of ten: any four will do.
+        listed = [f"{b.header}: {text}" if b.header else text for b in found for text in b.lines]
+        found = [Block("", listed, alternatives=True, needs=wanted)]
+    for block in found:
+        block.needs = min(block.needs, max(1, len(block.lines)))
+    return found

@@ -39,15 +39,30 @@ class LessonKeyPoint(_Strict):
 
 
 class KeyPoint(_Strict):
-    """One thing a good answer says, in several phrasings a student might use."""
+    """One thing a good answer says, in several phrasings a student might use.
+
+    A point met by naming some of several ideas ("give two of these five benefits") lists
+    them as ``alternatives`` (each one's phrasings) and says how many it ``needs``; its
+    similarity is then the mean of the best ``needs`` alternatives' similarities.
+    """
 
     id: Id
     text: Text
     lesson_key_point: Id
     weight: float = Field(default=1.0, gt=0, le=100)
     phrasings: list[Text] = Field(min_length=1)
+    alternatives: list[Annotated[list[Text], Field(min_length=1)]] = Field(
+        default_factory=list, max_length=50
+    )
+    needs: int = Field(default=1, ge=1, le=20)
     feedback_met: Text
     feedback_missed: Text
+
+    @model_validator(mode="after")
+    def _enough_alternatives(self) -> KeyPoint:
+        if self.needs > 1 and len(self.alternatives) < self.needs:
+            raise ValueError(f"needs {self.needs} alternatives but lists {len(self.alternatives)}")
+        return self
 
 
 class Misconception(_Strict):

@@ -29,12 +29,12 @@ pytestmark = pytest.mark.integration
 SAF = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "saf"
 
 # Measured on this subset (first 3 answers per question of unseen_answers, first 10 of
-# unseen_questions) with all-MiniLM-L6-v2 on CPU and calibration saf-train-4f8bb38a33:
-# unseen_answers Pearson 0.690, macro-F1 0.747, QWK 0.635; unseen_questions Pearson
-# 0.788, macro-F1 0.598, QWK 0.579. Floors are these minus about 0.05.
+# unseen_questions) with all-MiniLM-L6-v2 on CPU and calibration saf-train-1b74544d63:
+# unseen_answers Pearson 0.697, macro-F1 0.747, QWK 0.665; unseen_questions Pearson
+# 0.769, macro-F1 0.598, QWK 0.588. Floors are these minus about 0.05.
 FLOORS = {
-    "unseen_answers": {"pearson": 0.64, "macro_f1": 0.70, "qwk": 0.58},
-    "unseen_questions": {"pearson": 0.74, "macro_f1": 0.55, "qwk": 0.53},
+    "unseen_answers": {"pearson": 0.64, "macro_f1": 0.70, "qwk": 0.61},
+    "unseen_questions": {"pearson": 0.72, "macro_f1": 0.55, "qwk": 0.54},
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from graders.auto_rubric import adhoc_lesson
 from graders.calibration import fit_cuts, fit_entry
 from graders.config import GradingConfig
 from graders.embedding import EmbeddingGrader, align
@@ -95,3 +96,35 @@ async def test_alignment_with_the_real_model(embedder: Embedder) -> None:
     assert right.recall_new > echo.recall_new
     assert right.f1 > off.f1
     assert 0.0 < off.f1 < right.f1 <= 1.0
+
+
+@pytest.mark.integration
+@pytest.mark.anyio
+async def test_any_two_of_several_alternatives_with_the_real_model(embedder: Embedder) -> None:
+    """'Describe two benefits' above a list of four: two benefits meet the point, one does
+    not, and which two does not matter."""
+    batching = BatchingEmbedder(embedder)
+    grader = EmbeddingGrader(batching, GradingConfig())
+    reference = (
+        "Benefits:\n- The switches are simpler.\n- Routing converges faster with a global view."
+        "\n- The network can be programmed through an API.\n- New routing logic can be deployed"
+        " on the fly."
+    )
+    lesson = adhoc_lesson("Describe two benefits of SDN.", reference)
+    question = lesson.questions[0]
+    (point,) = question.key_points
+    assert point.needs == 2 and len(point.alternatives) == 4
+    await grader.prepare_question(lesson)
+
+    async def similarity(answer: str) -> float:
+        return (await grader.match(lesson.id, question, answer))[point.id].similarity
+
+    two = await similarity("Switches become simpler. The network is programmable via an API.")
+    other_two = await similarity(
+        "With a global view routing converges faster. New logic is deployed on the fly."
+    )
+    one = await similarity("Switches become simpler.")
+    off = await similarity("I like pizza with extra cheese.")
+    await batching.aclose()
+    assert min(two, other_two) > one + 0.1, (two, other_two, one)
+    assert one > off

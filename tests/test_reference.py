@@ -71,15 +71,21 @@ Drawbacks:
 
 
 def test_the_question_tells_which_lists_offer_a_choice() -> None:
-    assert counted_things("Describe two benefits and two drawbacks in 1-2 sentences each.") == {
-        "benefit",
-        "drawback",
+    assert counted_things("Describe two benefits and three drawbacks in 1-2 sentences.") == {
+        "benefit": 2,
+        "drawback": 3,
     }
-    assert counted_things("State at least 4 of the differences.") == {"difference"}
-    assert counted_things("Flip a coin 6 times.") == set()
+    assert counted_things("State at least 4 of the differences.") == {"difference": 4}
+    assert counted_things("Flip a coin 6 times.") == {}
     chosen = split_reference(SDN, "Describe two benefits and two drawbacks.")
-    assert [p.text.split(":")[0] for p in chosen] == ["Benefits", "Drawbacks"]
-    assert "Faster convergence to a global optimum" in chosen[0].phrasings
+    assert [p.text.split(":")[0] for p in chosen] == ["Benefits (any 2)", "Drawbacks (any 2)"]
+    assert [(p.needs, len(p.alternatives)) for p in chosen] == [(2, 3), (2, 2)]
+    assert "Faster convergence to a global optimum" in chosen[0].alternatives[1]
+    # "at least N" above a plain list: any N of the whole list.
+    plain = "To support billions of hosts.\nTo reduce routing tables.\nTo increase security."
+    (objectives,) = split_reference(plain, "State at least 2 objectives of IPv6.")
+    assert objectives.needs == 2 and len(objectives.alternatives) == 3
+    assert len(split_reference(plain, "What are the objectives of IPv6?")) == 3
     # Without the question, each benefit is a point of its own (a student must give all).
     assert len(split_reference(SDN)) == 5
 

@@ -109,3 +109,16 @@ def test_rubrics_check_cli(tmp_path: Path) -> None:
     failed = runner.invoke(cli, ["rubrics", "check", str(bad)])
     assert failed.exit_code == 1
     assert "key_points" in failed.output and str(bad) in failed.output
+
+
+def test_alternatives_need_as_many_as_they_ask_for(tmp_path: Path) -> None:
+    text = DEMO.read_text(encoding="utf-8")
+    first = text.split("phrasings:", 1)
+    indent = first[0].rsplit("\n", 1)[1]
+    fine = f"needs: 2\n{indent}alternatives: [[uses light], [makes sugar]]\n{indent}phrasings:"
+    lesson = load_lesson_file(write(tmp_path, fine.join(first), "fine.yaml"))
+    point = lesson.questions[0].key_points[0]
+    assert point.needs == 2 and point.alternatives == [["uses light"], ["makes sugar"]]
+    short = f"needs: 3\n{indent}alternatives: [[uses light], [makes sugar]]\n{indent}phrasings:"
+    with pytest.raises(RubricFileError, match="needs 3 alternatives but lists 2"):
+        load_lesson_file(write(tmp_path, short.join(first)))
