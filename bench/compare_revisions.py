@@ -1,0 +1,133 @@
+"""Does a change to the graders help on questions never seen? Training data only.
+
+For two git revisions of rubricate, grades SAF ``training`` with each revision's own code
+(rubrics from reference answers, features; embeddings only, through the eval cache), then
+with this checkout's calibration code predicts every answer leaving its whole question out
+(ridge alpha 10 with label cut points, the shipped kind), and compares Pearson + macro-F1.
+The interval is a bootstrap over the 18 questions, because what varies on new questions is
+the question. A change that is no defect fix ships only when the interval is above zero.
+
+Run: ``python -m bench.compare_revisions OLD NEW [--boot 1000]`` (each revision needs the
+same ``graders.evaluation.runner`` interface; about 2 minutes per revision not yet cached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graders.calibration import _macro_f1, fit_entry
+from graders.evaluation.datasets import Dataset, read_dataset
+from graders.features import Features
+from graders.result import Label
+
+SAF = Path(os.environ.get("RUBRICATE_SAF_DIR", "../shared/datasets/saf")).resolve()
+ROOT = Path(__file__).resolve().parents[1]
+
+# Run inside the revision's worktree: its rubrics and features, the shared eval cache.
+_DUMP = """
+import asyncio, json, sys
+from pathlib import Path
+from app.runtime import load_all_lessons, runtime
+from app.settings import Settings
+from graders.evaluation.datasets import read_dataset
+from graders.evaluation.runner import grade_dataset
+
+async def main():
+    settings = Settings().model_copy(update={"llm_enabled": False})
+    async with runtime(settings, load_all_lessons(settings)) as state:
+        dataset = read_dataset(Path(sys.argv[1]))
+        records = await grade_dataset(state.service, dataset, cache=Path(sys.argv[2]))
+        Path(sys.argv[3]).write_text(json.dumps([r.features for r in records]))
+
+asyncio.run(main())
+"""
+
+
+def features_at(revision: str, workdir: Path) -> list[Features]:
+    tree = workdir / revision.replace("/", "_")
+    subprocess.run(["git", "worktree", "add", "-q", "--detach", str(tree), revision], check=True)
+    try:
+        out = workdir / f"{tree.name}.json"
+        cache = ROOT / ".cache" / "rubricate" / "eval" / "training.jsonl"
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        subprocess.run(
+            [sys.executable, "-c", _DUMP, str(SAF / "training"), str(cache), str(out)],
+            check=True,
+            cwd=tree,
+            env=env,
+        )
+        rows: list[Features] = json.loads(out.read_text())
+        return rows
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], check=True)
+
+
+def leave_question_out(
+    rows: list[Features], data: Dataset
+) -> tuple[np.ndarray[Any, Any], list[Label]]:
+    scores = [i.score / data.questions[i.question_id].max_score for i in data.items]
+    labels = [i.label or Label.INCORRECT for i in data.items]
+    groups = np.array([sorted(data.questions).index(i.question_id) for i in data.items])
+    predicted = np.zeros(len(rows))
+    chosen: list[Label] = list(labels)
+    for question in np.unique(groups):
+        test, train = np.where(groups == question)[0], np.where(groups != question)[0]
+        entry = fit_entry(
+            [rows[i] for i in train],
+            [scores[i] for i in train],
+            [labels[i] for i in train],
+            list(rows[0]),
+            kind="linear:10+cuts",
+            groups=[int(g) for g in groups[train]],
+        )
+        for i, p in zip(test, entry.predict([rows[i] for i in test]), strict=True):
+            predicted[i], chosen[i] = p.percent, p.label
+    return predicted, chosen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("old")
+    parser.add_argument("new")
+    parser.add_argument("--boot", type=int, default=1000)
+    args = parser.parse_args()
+    data = read_dataset(SAF / "training")
+    scores = np.array([i.score / data.questions[i.question_id].max_score for i in data.items])
+    labels = [i.label or Label.INCORRECT for i in data.items]
+    groups = np.array([sorted(data.questions).index(i.question_id) for i in data.items])
+    with tempfile.TemporaryDirectory() as work:
+        runs = [leave_question_out(features_at(r, Path(work)), data) for r in (args.old, args.new)]
+
+    def figure(run: tuple[np.ndarray[Any, Any], list[Label]], rows: np.ndarray[Any, Any]) -> float:
+        predicted, chosen = run
+        pearson = float(np.corrcoef(predicted[rows], scores[rows])[0, 1])
+        return pearson + _macro_f1([labels[i] for i in rows], [chosen[i] for i in rows])
+
+    every = np.arange(len(scores))
+    for name, run in zip((args.old, args.new), runs, strict=True):
+        print(f"{name}: leave-one-question-out Pearson + macro-F1 {figure(run, every):.4f}")
+    rng = np.random.default_rng(0)
+    diffs = []
+    for _ in range(args.boot):
+        picked = rng.integers(0, len(data.questions), len(data.questions))
+        rows = np.concatenate([np.where(groups == g)[0] for g in picked])
+        diffs.append(figure(runs[1], rows) - figure(runs[0], rows))
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    print(
+        f"{args.new} - {args.old}: {figure(runs[1], every) - figure(runs[0], every):+.4f}, "
+        f"95% interval over questions [{low:+.4f}, {high:+.4f}], "
+        f"share of resamples better {np.mean(np.array(diffs) > 0):.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
