@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from graders.calibration import _macro_f1, fit_entry
+from graders.calibration import fit_entry
 from graders.evaluation.datasets import Dataset, read_dataset
+from graders.evaluation.metrics import macro_f1
 from graders.features import Features
 from graders.result import Label
 
@@ -71,19 +72,25 @@ def features_at(revision: str, workdir: Path) -> list[Features]:
         subprocess.run(["git", "worktree", "remove", "--force", str(tree)], check=True)
 
 
+def targets(data: Dataset) -> tuple[np.ndarray[Any, Any], list[Label], np.ndarray[Any, Any]]:
+    """Human scores (share of full marks), labels, and each answer's question number."""
+    scores = np.array([i.score / data.questions[i.question_id].max_score for i in data.items])
+    labels = [i.label or Label.INCORRECT for i in data.items]
+    groups = np.array([sorted(data.questions).index(i.question_id) for i in data.items])
+    return scores, labels, groups
+
+
 def leave_question_out(
     rows: list[Features], data: Dataset
 ) -> tuple[np.ndarray[Any, Any], list[Label]]:
-    scores = [i.score / data.questions[i.question_id].max_score for i in data.items]
-    labels = [i.label or Label.INCORRECT for i in data.items]
-    groups = np.array([sorted(data.questions).index(i.question_id) for i in data.items])
+    scores, labels, groups = targets(data)
     predicted = np.zeros(len(rows))
     chosen: list[Label] = list(labels)
     for question in np.unique(groups):
         test, train = np.where(groups == question)[0], np.where(groups != question)[0]
         entry = fit_entry(
             [rows[i] for i in train],
-            [scores[i] for i in train],
+            [float(scores[i]) for i in train],
             [labels[i] for i in train],
             list(rows[0]),
             kind="linear:10+cuts",
@@ -101,16 +108,14 @@ def main() -> None:
     parser.add_argument("--boot", type=int, default=1000)
     args = parser.parse_args()
     data = read_dataset(SAF / "training")
-    scores = np.array([i.score / data.questions[i.question_id].max_score for i in data.items])
-    labels = [i.label or Label.INCORRECT for i in data.items]
-    groups = np.array([sorted(data.questions).index(i.question_id) for i in data.items])
+    scores, labels, groups = targets(data)
     with tempfile.TemporaryDirectory() as work:
         runs = [leave_question_out(features_at(r, Path(work)), data) for r in (args.old, args.new)]
 
     def figure(run: tuple[np.ndarray[Any, Any], list[Label]], rows: np.ndarray[Any, Any]) -> float:
         predicted, chosen = run
         pearson = float(np.corrcoef(predicted[rows], scores[rows])[0, 1])
-        return pearson + _macro_f1([labels[i] for i in rows], [chosen[i] for i in rows])
+        return pearson + macro_f1([labels[i] for i in rows], [chosen[i] for i in rows])
 
     every = np.arange(len(scores))
     for name, run in zip((args.old, args.new), runs, strict=True):

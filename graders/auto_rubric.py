@@ -19,13 +19,13 @@ from graders.reference import Block, blocks
 from graders.text import segments
 from models.llm import LLMClient, LLMError
 from rubrics import KeyPoint, Lesson, LessonKeyPoint, Question, QuestionKind
+from rubrics.schema import MAX_ALTERNATIVES
 
 log = logging.getLogger(__name__)
 
 ADHOC_PREFIX = "adhoc-"
 MAX_KEY_POINTS = 12
 MAX_TEXT = 1000
-MAX_ALTERNATIVES = 50
 _CONTRAST = re.compile(r"\s*,?\s*\b(?:instead of|rather than|as opposed to)\b", re.I)
 _SENTENCES = re.compile(r"(?<=[.!?])\s+(?=[\"'(]*[A-Z0-9])")
 _OTHER_WAY = re.compile(r"\s*(?:alternatively|or)\b", re.I)
@@ -62,15 +62,21 @@ def _statement(sentence: str, header: str) -> AutoKeyPoint | None:
     return AutoKeyPoint(_clip(text), tuple(dict.fromkeys(map(_clip, phrasings))))
 
 
+def _statements(line: str, header: str) -> list[tuple[str, AutoKeyPoint]]:
+    """Each sentence of a line with the key point it makes (sentences without text dropped)."""
+    found = []
+    for sentence in _SENTENCES.split(line):
+        point = _statement(sentence, header)
+        if point is not None:
+            found.append((sentence, point))
+    return found
+
+
 def _alternatives(block: Block) -> AutoKeyPoint:
     """One key point for a list of alternatives: any of them (or any ``needs`` of them)."""
     options: list[tuple[str, ...]] = []
     for line in block.lines:
-        phrasings: list[str] = []
-        for sentence in _SENTENCES.split(line):
-            point = _statement(sentence, block.header)
-            if point is not None:
-                phrasings += point.phrasings
+        phrasings = [p for _, point in _statements(line, block.header) for p in point.phrasings]
         if phrasings:
             options.append(tuple(dict.fromkeys(map(_clip, phrasings))))
     options = options[:MAX_ALTERNATIVES]
@@ -97,10 +103,7 @@ def split_reference(reference: str, question: str = "") -> list[AutoKeyPoint]:
             points.append(_alternatives(block))
             continue
         for line in block.lines:
-            for sentence in _SENTENCES.split(line):
-                point = _statement(sentence, block.header)
-                if point is None:
-                    continue
+            for sentence, point in _statements(line, block.header):
                 if points and _OTHER_WAY.match(sentence):
                     last = points[-1]
                     points[-1] = AutoKeyPoint(last.text, (*last.phrasings, *point.phrasings))

@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from graders.evaluation.metrics import LABELS, label_index, macro_f1, macro_f1_index
 from graders.features import Features
 from graders.result import Label
 
 FORMAT = "rubricate-calibration/1"
-LABELS: tuple[Label, ...] = (Label.INCORRECT, Label.PARTIALLY_CORRECT, Label.CORRECT)
 DEFAULT_FILE = Path(__file__).parent / "calibrations" / "default.json"
 Array = NDArray[np.float64]
 
@@ -255,10 +255,6 @@ def _export_gbm(model: Any, n_outputs: int) -> dict[str, Any]:
     }
 
 
-def _label_index(labels: list[Label]) -> NDArray[np.int64]:
-    return np.array([LABELS.index(label) for label in labels], dtype=np.int64)
-
-
 def _export_linear(coef: Array, intercept: Array, mean: Array, scale: Array) -> dict[str, Any]:
     """A linear model fitted on standardised inputs, folded back onto raw features."""
     coef = np.atleast_2d(coef) / scale
@@ -288,20 +284,10 @@ def fit_cuts(scores: Array, labels: NDArray[np.int64]) -> list[float]:
     for i, low in enumerate(grid):
         for high in grid[i + 1 :]:
             picked = np.digitize(scores, [low, high])
-            f1 = _macro_f1_index(labels, picked)
+            f1 = macro_f1_index(labels, picked)
             if f1 > best + 1e-9:
                 best, cuts = f1, [float(low), float(high)]
     return cuts
-
-
-def _macro_f1_index(human: NDArray[np.int64], predicted: NDArray[np.int64]) -> float:
-    f1s = []
-    for k in range(len(LABELS)):
-        tp = float(np.sum((human == k) & (predicted == k)))
-        wrong = float(np.sum((human == k) != (predicted == k)))
-        if tp + wrong:
-            f1s.append(2 * tp / (2 * tp + wrong))
-    return float(np.mean(f1s)) if f1s else 0.0
 
 
 def _gbm_params(seed: int) -> dict[str, Any]:
@@ -365,7 +351,7 @@ def fit_entry(
             Label.CORRECT if s >= 0.8 else Label.PARTIALLY_CORRECT if s >= 0.35 else Label.INCORRECT
             for s in y
         ]
-    target = _label_index(labels)
+    target = label_index(labels)
     metrics = {"n": len(rows), "kind": kind}
     if labeller == "cuts":
         classes = [label.value for label in LABELS]
@@ -477,11 +463,7 @@ def choose_kind(
             for i, p in zip(test, entry.predict([rows[i] for i in test]), strict=True):
                 predicted[i], chosen[i] = p.percent, p.label
         r = float(np.corrcoef(predicted, scores)[0, 1])
-        f1 = _macro_f1(labels, chosen) if labels else 0.0
+        f1 = macro_f1(labels, chosen) if labels else 0.0
         results[kind] = {"pearson": round(r, 4), "macro_f1": round(f1, 4)}
     best = max(results, key=lambda k: results[k]["pearson"] + results[k]["macro_f1"])
     return best, results
-
-
-def _macro_f1(human: list[Label], predicted: list[Label]) -> float:
-    return _macro_f1_index(_label_index(human), _label_index(predicted))

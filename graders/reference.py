@@ -225,14 +225,14 @@ def blocks(reference: str, question: str = "") -> list[Block]:
             label = short and following is not None and following.item
             # Only a short label or "the following" header counted by the question offers a
             # choice: "Two modes and their drawbacks are:" introduces what must all be said.
-            asked = _asks_for(head, counted) if short or "following" in head.lower() else 0
+            named = _asks_for(head, counted)
+            asked = named if short or "following" in head.lower() else 0
             if (
                 _ALTERNATIVES.search(head)
                 or asked
                 or (each and label and not line.text.endswith(":"))
             ):
-                needs = asked or _asks_for(head, counted) or 1
-                group, header = Block(head, alternatives=True, needs=needs), ""
+                group, header = Block(head, alternatives=True, needs=named or 1), ""
                 group_of_items = following is not None and following.item
                 out.append(group)
             else:

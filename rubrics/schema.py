@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+MAX_ALTERNATIVES = 50  # of one key point
 
 
 class _Strict(BaseModel):
@@ -52,7 +53,7 @@ class KeyPoint(_Strict):
     weight: float = Field(default=1.0, gt=0, le=100)
     phrasings: list[Text] = Field(min_length=1)
     alternatives: list[Annotated[list[Text], Field(min_length=1)]] = Field(
-        default_factory=list, max_length=50
+        default_factory=list, max_length=MAX_ALTERNATIVES
     )
     needs: int = Field(default=1, ge=1, le=20)
     feedback_met: Text
