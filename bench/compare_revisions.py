@@ -101,6 +101,34 @@ def leave_question_out(
     return predicted, chosen
 
 
+Run = tuple[np.ndarray[Any, Any], list[Label]]
+
+
+def figure(run: Run, scores: np.ndarray[Any, Any], labels: list[Label], rows: Any) -> float:
+    """Pearson + macro-F1 of a run's predictions on the given rows."""
+    predicted, chosen = run
+    pearson = float(np.corrcoef(predicted[rows], scores[rows])[0, 1])
+    return pearson + macro_f1([labels[i] for i in rows], [chosen[i] for i in rows])
+
+
+def bootstrap(
+    old: Run, new: Run, data: Dataset, boot: int = 1000
+) -> tuple[float, float, float, float]:
+    """new - old in Pearson + macro-F1: the difference, its 95% interval over resampled
+    questions, and the share of resamples where new is better."""
+    scores, labels, groups = targets(data)
+    every = np.arange(len(scores))
+    rng = np.random.default_rng(0)
+    diffs = []
+    for _ in range(boot):
+        picked = rng.integers(0, len(data.questions), len(data.questions))
+        rows = np.concatenate([np.where(groups == g)[0] for g in picked])
+        diffs.append(figure(new, scores, labels, rows) - figure(old, scores, labels, rows))
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    difference = figure(new, scores, labels, every) - figure(old, scores, labels, every)
+    return difference, float(low), float(high), float(np.mean(np.array(diffs) > 0))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("old")
@@ -108,29 +136,18 @@ def main() -> None:
     parser.add_argument("--boot", type=int, default=1000)
     args = parser.parse_args()
     data = read_dataset(SAF / "training")
-    scores, labels, groups = targets(data)
+    scores, labels, _ = targets(data)
     with tempfile.TemporaryDirectory() as work:
         runs = [leave_question_out(features_at(r, Path(work)), data) for r in (args.old, args.new)]
-
-    def figure(run: tuple[np.ndarray[Any, Any], list[Label]], rows: np.ndarray[Any, Any]) -> float:
-        predicted, chosen = run
-        pearson = float(np.corrcoef(predicted[rows], scores[rows])[0, 1])
-        return pearson + macro_f1([labels[i] for i in rows], [chosen[i] for i in rows])
-
     every = np.arange(len(scores))
     for name, run in zip((args.old, args.new), runs, strict=True):
-        print(f"{name}: leave-one-question-out Pearson + macro-F1 {figure(run, every):.4f}")
-    rng = np.random.default_rng(0)
-    diffs = []
-    for _ in range(args.boot):
-        picked = rng.integers(0, len(data.questions), len(data.questions))
-        rows = np.concatenate([np.where(groups == g)[0] for g in picked])
-        diffs.append(figure(runs[1], rows) - figure(runs[0], rows))
-    low, high = np.percentile(diffs, [2.5, 97.5])
+        value = figure(run, scores, labels, every)
+        print(f"{name}: leave-one-question-out Pearson + macro-F1 {value:.4f}")
+    difference, low, high, share = bootstrap(runs[0], runs[1], data, args.boot)
     print(
-        f"{args.new} - {args.old}: {figure(runs[1], every) - figure(runs[0], every):+.4f}, "
+        f"{args.new} - {args.old}: {difference:+.4f}, "
         f"95% interval over questions [{low:+.4f}, {high:+.4f}], "
-        f"share of resamples better {np.mean(np.array(diffs) > 0):.2f}"
+        f"share of resamples better {share:.2f}"
     )
 
 
