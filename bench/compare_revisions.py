@@ -32,6 +32,8 @@ from graders.result import Label
 
 SAF = Path(os.environ.get("RUBRICATE_SAF_DIR", "../shared/datasets/saf")).resolve()
 ROOT = Path(__file__).resolve().parents[1]
+# The eval cache of SAF training, shared by every revision graded (and bench.new_questions).
+TRAINING_CACHE = ROOT / ".cache" / "rubricate" / "eval" / "training.jsonl"
 
 # Run inside the revision's worktree: its rubrics and features, the shared eval cache.
 _DUMP = """
@@ -58,10 +60,9 @@ def features_at(revision: str, workdir: Path) -> list[Features]:
     subprocess.run(["git", "worktree", "add", "-q", "--detach", str(tree), revision], check=True)
     try:
         out = workdir / f"{tree.name}.json"
-        cache = ROOT / ".cache" / "rubricate" / "eval" / "training.jsonl"
         env = {**os.environ, "PYTHONPATH": str(tree)}
         subprocess.run(
-            [sys.executable, "-c", _DUMP, str(SAF / "training"), str(cache), str(out)],
+            [sys.executable, "-c", _DUMP, str(SAF / "training"), str(TRAINING_CACHE), str(out)],
             check=True,
             cwd=tree,
             env=env,

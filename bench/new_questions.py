@@ -12,10 +12,10 @@ the 18 questions. No unseen_* split is read.
   row's value comes from a head fitted without that row's question.
 - ``question_floor``: the question text itself, graded as an answer, is a per-question
   floor (restating the question earns nothing); eight features minus their floor value.
-- ``class_relative``: each feature minus the mean and the 90th percentile of the other
-  answers to the same question. Transductive: a grade would depend on classmates'
-  answers, which is why it is measured here and not shipped.
-- ``finetuned`` (``--finetune``, about 8 minutes on 2 cores): MiniLM itself fine-tuned
+- ``class_relative``: each feature minus its mean and 90th percentile over all the
+  answers to the same question (the answer's own included). Transductive: a grade would
+  depend on classmates' answers, which is why it is measured here and not shipped.
+- ``finetuned`` (``--finetune``, about 6 minutes on 2 cores): MiniLM itself fine-tuned
   on (answer, reference) pairs to make their cosine the score, 3 folds by question,
   1 epoch; the cosine from a model that never saw the row's question is a feature.
 
@@ -40,9 +40,16 @@ import numpy as np
 
 from app.runtime import Runtime, load_all_lessons, runtime
 from app.settings import Settings
-from bench.compare_revisions import ROOT, SAF, Run, bootstrap, leave_question_out, targets
+from bench.compare_revisions import (
+    SAF,
+    TRAINING_CACHE,
+    Run,
+    bootstrap,
+    leave_question_out,
+    targets,
+)
 from graders.evaluation.datasets import Dataset, read_dataset
-from graders.evaluation.metrics import macro_f1
+from graders.evaluation.metrics import label_figures, pearson
 from graders.evaluation.runner import grade_dataset
 from graders.features import Features
 from graders.result import Label
@@ -196,10 +203,11 @@ def diagnose(rows: list[Features], data: Dataset, run: Run) -> None:
 def summary(name: str, run: Run, data: Dataset, base: Run | None, boot: int) -> None:
     scores, labels, _ = targets(data)
     predicted, chosen = run
-    pearson = float(np.corrcoef(predicted, scores)[0, 1])
-    f1 = macro_f1(labels, chosen)
-    accuracy = float(np.mean([a == b for a, b in zip(labels, chosen, strict=True)]))
-    line = f"{name:16s} Pearson {pearson:.3f}  macro-F1 {f1:.3f}  accuracy {accuracy:.3f}"
+    figures = label_figures(labels, chosen)
+    line = (
+        f"{name:16s} Pearson {pearson(predicted, scores):.3f}  "
+        f"macro-F1 {figures['macro_f1']:.3f}  accuracy {figures['accuracy']:.3f}"
+    )
     if base is not None:
         diff, low, high, share = bootstrap(base, run, data, boot)
         line += f"  | vs shipped {diff:+.4f} [{low:+.4f}, {high:+.4f}], better in {share:.2f}"
@@ -209,9 +217,8 @@ def summary(name: str, run: Run, data: Dataset, base: Run | None, boot: int) -> 
 async def main_async(args: argparse.Namespace) -> None:
     settings = Settings().model_copy(update={"llm_enabled": False})
     data = read_dataset(SAF / "training")
-    cache = ROOT / ".cache" / "rubricate" / "eval" / "training.jsonl"
     async with runtime(settings, load_all_lessons(settings)) as state:
-        rows = [r.features for r in await grade_dataset(state.service, data, cache=cache)]
+        rows = [r.features for r in await grade_dataset(state.service, data, cache=TRAINING_CACHE)]
         print("Leave one question out on SAF training (1,476 answers, 18 questions):")
         base = leave_question_out(rows, data)
         summary("shipped", base, data, None, args.boot)
