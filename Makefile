@@ -58,10 +58,10 @@ bench-llm: install vllm
 bench-batch: install
 	$(BIN)/python -m bench.batch
 
-# Grading quality on SAF (RUBRICATE_SAF_DIR, default ../shared/datasets/saf), embeddings
+# Grading quality on SAF (RUBRICATE_SAF_DIR, default data/saf: vendored, MIT), embeddings
 # only: figures, Markdown and plots into docs/eval/. `make calibrate` refits the shipped
 # calibration on SAF training (never on the unseen_* splits it is measured on).
-SAF_DIR ?= $(or $(RUBRICATE_SAF_DIR),../shared/datasets/saf)
+SAF_DIR ?= $(or $(RUBRICATE_SAF_DIR),data/saf)
 
 eval: install
 	RUBRICATE_SAF_DIR=$(SAF_DIR) $(BIN)/rubricate eval $(SAF_DIR)/unseen_answers \

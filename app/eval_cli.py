@@ -38,8 +38,10 @@ from graders.evaluation.runner import Record, grade_dataset
 from graders.features import FEATURES
 from graders.llm import LLMGrader
 
-# The SAF dataset: RUBRICATE_SAF_DIR, else beside the repository as the tests expect it.
-SAF_ROOT = Path(os.environ.get("RUBRICATE_SAF_DIR", "../shared/datasets/saf"))
+# The SAF dataset: RUBRICATE_SAF_DIR, else the copy vendored in the repository (MIT).
+SAF_ROOT = Path(
+    os.environ.get("RUBRICATE_SAF_DIR", Path(__file__).resolve().parents[1] / "data" / "saf")
+)
 
 
 # A local vLLM on a CPU is ready in about 35 s; a large model on a GPU can take minutes.

@@ -30,7 +30,7 @@ from graders.evaluation.metrics import macro_f1
 from graders.features import Features
 from graders.result import Label
 
-SAF = Path(os.environ.get("RUBRICATE_SAF_DIR", "../shared/datasets/saf")).resolve()
+SAF = Path(os.environ.get("RUBRICATE_SAF_DIR", "data/saf")).resolve()
 ROOT = Path(__file__).resolve().parents[1]
 # The eval cache of SAF training, shared by every revision graded (and bench.new_questions).
 TRAINING_CACHE = ROOT / ".cache" / "rubricate" / "eval" / "training.jsonl"

@@ -20,7 +20,7 @@ from app.settings import Settings
 from bench.common import percentile
 from graders.evaluation.datasets import read_dataset
 
-SAF = Path(os.environ.get("RUBRICATE_SAF_DIR", "../shared/datasets/saf"))
+SAF = Path(os.environ.get("RUBRICATE_SAF_DIR", "data/saf"))
 
 
 async def _main(per_question: int) -> None:

@@ -34,7 +34,7 @@ from graders.features import FEATURES
 from graders.result import Label
 from models.llm import LLMError
 
-SAF = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "saf"
+SAF = Path(__file__).resolve().parents[1] / "data" / "saf"
 
 REFERENCE = """Possible differences:
 - UDP headers are 8 bytes long while TCP headers are 20-60 bytes.
@@ -199,7 +199,6 @@ def test_read_jsonl(tmp_path: Path) -> None:
             assert "Traceback" not in result.output
 
 
-@pytest.mark.skipif(not SAF.exists(), reason="SAF dataset not present")
 def test_read_saf() -> None:
     dataset = read_dataset(SAF / "unseen_questions")
     assert dataset.name == "unseen_questions"

@@ -26,7 +26,7 @@ from tests.conftest import make_settings
 
 pytestmark = pytest.mark.integration
 
-SAF = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "saf"
+SAF = Path(__file__).resolve().parents[1] / "data" / "saf"
 
 # Measured on this subset (first 3 answers per question of unseen_answers, first 10 of
 # unseen_questions) with all-MiniLM-L6-v2 on CPU and calibration saf-train-1b74544d63:
@@ -38,7 +38,6 @@ FLOORS = {
 }
 
 
-@pytest.mark.skipif(not SAF.exists(), reason="SAF dataset not present")
 def test_saf_subset_meets_floors(embedder: Embedder, tmp_path: Path) -> None:
     targets = [
         read_dataset(SAF / "unseen_answers").subset(3),
@@ -80,7 +79,6 @@ def _fake_llm(models_status: int) -> VLLMClient:
     return VLLMClient(settings, transport=httpx.MockTransport(handle))
 
 
-@pytest.mark.skipif(not SAF.exists(), reason="SAF dataset not present")
 def test_eval_does_not_cache_answers_whose_llm_verdict_failed(
     embedder: Embedder, tmp_path: Path
 ) -> None:
@@ -96,7 +94,6 @@ def test_eval_does_not_cache_answers_whose_llm_verdict_failed(
     assert not cache.exists() or not cache.read_text().strip()
 
 
-@pytest.mark.skipif(not SAF.exists(), reason="SAF dataset not present")
 def test_eval_stops_when_the_llm_never_gets_ready(
     embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
