@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 
 from app.auth import keys_cli
-from app.eval_cli import calibrate_command, eval_command
+from app.calibrate_cli import calibrate_command
+from app.eval_cli import eval_command
 from app.runtime import load_all_lessons, runtime
 from app.settings import Settings
 from graders.errors import RubricateError

@@ -8,7 +8,6 @@ anything on the splits they measure.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 import time
@@ -24,18 +23,14 @@ from app.settings import Settings
 from graders.calibration import (
     DEFAULT_FILE,
     Calibration,
-    CalibrationEntry,
-    fit_calibration_entry,
     load_calibration,
-    make_version,
-    pair_key,
 )
 from graders.embedding import EmbeddingGrader
-from graders.evaluation.datasets import Dataset, merge, read_dataset
+from graders.evaluation.datasets import Dataset, read_dataset
 from graders.evaluation.metrics import rouge_l
 from graders.evaluation.report import Baselines, Report, evaluate, fit_baselines, plots, write
 from graders.evaluation.runner import Record, grade_dataset
-from graders.features import FEATURES
+from graders.evaluation.teacher_graded import grade_with_teacher_graded
 from graders.llm import LLMGrader
 
 # The SAF dataset: RUBRICATE_SAF_DIR, else the copy vendored in the repository (MIT).
@@ -94,6 +89,25 @@ async def _grade_all(
         ]
         llm_model = service.llm.model if service.llm else None
         return out, service.embedding.model, llm_model, feedback
+
+
+async def _teacher_graded_all(
+    settings: Settings,
+    datasets: Sequence[Dataset],
+    scores: Sequence[Sequence[float]],
+    ks: Sequence[int],
+    backends: Backends | None,
+) -> list[tuple[Dataset, int, list[int], list[Record]]]:
+    """Each dataset graded again with K teacher-graded answers per question, for each K."""
+    out = []
+    async with runtime(settings, load_all_lessons(settings), backends) as state:
+        for dataset, predicted in zip(datasets, scores, strict=True):
+            for k in ks:
+                measured, records = await grade_with_teacher_graded(
+                    state.service, dataset, predicted, k
+                )
+                out.append((dataset, k, measured, records))
+    return out
 
 
 async def _feedback_closeness(
@@ -169,6 +183,13 @@ def eval_command(
         bool,
         typer.Option(help="Grade the training data to fit the baselines, not the stored fit."),
     ] = False,
+    teacher_graded: Annotated[
+        list[int] | None,
+        typer.Option(
+            help="K answers per question, picked by the grader without their labels, become "
+            "that question's exemplars; figures on the rest, beside K=0. Repeatable."
+        ),
+    ] = None,
 ) -> None:
     """Grade human-scored answers; report agreement for rubricate and two baselines."""
     targets = _datasets(datasets or [SAF_ROOT / "unseen_answers", SAF_ROOT / "unseen_questions"])
@@ -186,6 +207,7 @@ def eval_command(
         output,
         concurrency=concurrency,
         refit_baselines=refit_baselines,
+        teacher_graded=[k for k in teacher_graded or [] if k > 0],
     )
     typer.echo((output / "README.md").read_text())
 
@@ -200,6 +222,7 @@ def run_eval(
     concurrency: int = 16,
     refit_baselines: bool = False,
     backends: Backends | None = None,
+    teacher_graded: Sequence[int] = (),
 ) -> list[Report]:
     """Grade ``targets`` through the service; write JSON, Markdown and plots to ``output``.
 
@@ -223,54 +246,30 @@ def run_eval(
     else:
         baselines = stored
     reports: list[Report] = []
+    first_scores: list[list[float]] = []
     for dataset, recs, feedback in zip(targets, records, feedbacks, strict=True):
         report, outputs = evaluate(dataset, recs, entry, baselines, version, feedback)
         reports.append(report)
+        first_scores.append(outputs["rubricate"].scores)
         plots(output, dataset, outputs, report)
+    if teacher_graded:
+        taught = asyncio.run(
+            _teacher_graded_all(settings, targets, first_scores, teacher_graded, backends)
+        )
+        for (dataset, k, measured, recs), before in zip(
+            taught, [r for r in records for _ in teacher_graded], strict=True
+        ):
+            rest = Dataset(dataset.name, dataset.questions, [dataset.items[i] for i in measured])
+            report, _ = evaluate(rest, recs, None, baselines, version)
+            zero, _ = evaluate(rest, [before[i] for i in measured], entry, baselines, version)
+            report.overall = {"rubricate": report.overall["rubricate"]} | {
+                "rubricate_k0": zero.overall["rubricate"],
+                **{n: f for n, f in report.overall.items() if n != "rubricate"},
+            }
+            report.teacher_graded = k
+            reports.append(report)
     write(output, reports)
     return reports
-
-
-def calibrate_command(
-    train: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--train", help="Training data: SAF folders or .jsonl (default: SAF training)."
-        ),
-    ] = None,
-    output: Annotated[Path, typer.Option(help="Calibration file to write.")] = DEFAULT_FILE,
-    name: Annotated[str, typer.Option(help="Version name prefix.")] = "saf-train",
-    per_question: Annotated[
-        int | None,
-        typer.Option(help="Only the first N answers of each question (a slow LLM on a CPU)."),
-    ] = None,
-    concurrency: Annotated[int, typer.Option(help="Answers graded at once.")] = 16,
-    no_llm: Annotated[bool, typer.Option("--no-llm", help="Embeddings only.")] = False,
-) -> None:
-    """Fit the features -> score/label mapping on training data; write a calibration file.
-
-    The entry for this run's (embedding model, LLM) pair is added to the file or replaces
-    the one there; entries for other pairs are kept.
-    """
-    sets = [_read(p) for p in (train or [SAF_ROOT / "training"])]
-    if per_question:
-        sets = [d.subset(per_question) for d in sets]
-    dataset = merge(sets, "+".join(d.name for d in sets))
-    settings = _eval_settings(no_llm)
-    (records,), embedding_model, llm_model, _ = asyncio.run(
-        _grade_all(settings, [dataset], settings.cache_dir / "eval", concurrency)
-    )
-    entry = fit_on(dataset, records)
-    entry.metrics["baselines"] = fit_baselines(dataset, records).to_json()
-    if per_question:
-        entry.metrics["per_question"] = per_question
-    key = pair_key(embedding_model, llm_model)
-    previous = load_calibration(output) if output.exists() else None
-    entries: dict[str, CalibrationEntry] = dict(previous.entries) if previous else {}
-    entries[key] = entry
-    calibration = Calibration(make_version(name, entries), entries, trained_on=dataset.name)
-    calibration.save(output)
-    typer.echo(json.dumps({"file": str(output), "version": calibration.version, "entry": key}))
 
 
 def _stored_baselines(calibration: Calibration) -> Baselines | None:
@@ -279,15 +278,3 @@ def _stored_baselines(calibration: Calibration) -> Baselines | None:
         if "baselines" in entry.metrics:
             return Baselines.from_json(entry.metrics["baselines"])
     return None
-
-
-def fit_on(dataset: Dataset, records: Sequence[Record]) -> CalibrationEntry:
-    scores = [i.score / dataset.questions[i.question_id].max_score for i in dataset.items]
-    labels = [i.label for i in dataset.items] if dataset.labelled else None
-    return fit_calibration_entry(
-        [r.features for r in records],
-        scores,
-        [label for label in labels if label is not None] if labels else None,
-        [r.question for r in records],
-        list(FEATURES),
-    )

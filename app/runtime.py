@@ -90,6 +90,7 @@ async def runtime(
             grading = embedding.config = _weighted(settings, model)
         calibration, calibrate_lessons = _calibration(settings)
         service = GradingService(lessons, embedding, grading, llm, calibration, calibrate_lessons)
+        await service.prepare_exemplars()
         state = Runtime(service, batching, llm)
         if llm is not None and client is not None:
             task = asyncio.create_task(_monitor(llm, client, settings.llm_health_interval_s))

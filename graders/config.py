@@ -19,6 +19,9 @@ class GradingConfig(BaseModel):
     negation_penalty: float = Field(default=0.25, ge=0, le=1)
     question_echo_threshold: float = Field(default=0.88, ge=0, le=1.01)
     misconception_margin: float = Field(default=0.02, ge=-1, le=1)
+    # A segment "matches alike" a misconception and a key point it contradicts when the key
+    # point is within this much of the misconception's similarity (then nothing is asserted).
+    alike_margin: float = Field(default=0.10, ge=0, le=1)
     correct_at: float = Field(default=0.80, ge=0, le=1, description="Share of max score.")
     partially_correct_at: float = Field(default=0.35, ge=0, le=1)
     review_confidence: float = Field(default=0.55, ge=0, le=1)
@@ -27,11 +30,20 @@ class GradingConfig(BaseModel):
     llm_weight: float = Field(default=0.5, ge=0, le=1)
     disagreement: float = Field(default=0.75, ge=0, le=1)
     calibration_version: str = "hand-set-v1"
+    # Exemplars (graded example answers): their vote counts from exemplar_low similarity of
+    # answer to exemplar, rising to exemplar_max_weight at exemplar_high.
+    exemplar_low: float = Field(default=0.70, ge=0, le=1)
+    exemplar_high: float = Field(default=0.92, ge=0, le=1)
+    exemplar_max_weight: float = Field(default=0.85, ge=0, le=1)
+    # An LLM at a lower share of the ensemble than this cannot assert a misconception alone.
+    llm_misconception_share: float = Field(default=0.5, ge=0, le=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> GradingConfig:
         if self.partial_threshold > self.met_threshold:
             raise ValueError("partial_threshold must not exceed met_threshold")
+        if self.exemplar_low > self.exemplar_high:
+            raise ValueError("exemplar_low must not exceed exemplar_high")
         if self.partially_correct_at > self.correct_at:
             raise ValueError("partially_correct_at must not exceed correct_at")
         return self

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from graders.config import GradingConfig
+from graders.polarity import difference
 from graders.text import Segment, is_negated, segments
 from models.embedder import TokenVectors
 from rubrics import Lesson, Question
@@ -44,6 +45,32 @@ class Match:
 
 
 @dataclass(frozen=True)
+class Abstention:
+    """A misconception the embedding match pointed at but could not assert.
+
+    ``review`` is True when the evidence does not tell which side the segment is on
+    (the teacher should look); False when its words plainly say the opposite.
+    """
+
+    misconception: str
+    segment: Segment
+    reason: str
+    review: bool
+
+
+@dataclass(frozen=True)
+class Matching:
+    """What the embedding grader found in one answer."""
+
+    found: dict[str, Match]
+    abstentions: tuple[Abstention, ...] = ()
+    answer_vector: Vectors | None = None  # the whole answer's embedding; None when empty
+
+    def __getitem__(self, owner: str) -> Match:
+        return self.found[owner]
+
+
+@dataclass(frozen=True)
 class _Index:
     """One question's phrasing rows; ``owners`` and ``key_points`` are per row, built once."""
 
@@ -55,6 +82,8 @@ class _Index:
     negated: NDArray[np.bool_]
     question: Vectors
     ids: re.Pattern[str] | None
+    texts: tuple[str, ...]  # the phrasing of each row
+    contradicts: dict[str, tuple[str, ...]]  # misconception -> key points it cancels
 
 
 QUESTION = "\x00question"
@@ -90,6 +119,12 @@ def _best_of(columns: Vectors, alternatives: NDArray[np.int64], needs: int) -> t
     per_option = [columns[:, alternatives == j].max() for j in sorted(set(alternatives) - {-1})]
     best = sorted(per_option, reverse=True)[:needs]
     return float(np.sum(best) / needs), int(row)
+
+
+def _best_row(row_sims: Vectors, mine: NDArray[np.bool_]) -> int:
+    """Index (into all rows) of the best-matching row among ``mine``."""
+    columns = np.flatnonzero(mine)
+    return int(columns[int(np.argmax(row_sims[columns]))])
 
 
 @dataclass(frozen=True)
@@ -146,6 +181,8 @@ class EmbeddingGrader:
                     negated=np.array([is_negated(rows[i][2]) for i in own], dtype=bool),
                     question=vectors[prompt],
                     ids=ids,
+                    texts=tuple(rows[i][2] for i in own),
+                    contradicts={m.id: tuple(m.contradicts) for m in question.misconceptions},
                 )
 
     def prepared(self, lesson_id: str, question_id: str) -> bool:
@@ -206,14 +243,17 @@ class EmbeddingGrader:
             partial.replace(path)
         return vectors
 
-    async def match(self, lesson_id: str, question: Question, answer: str) -> dict[str, Match]:
+    async def match(self, lesson_id: str, question: Question, answer: str) -> Matching:
         """Best similarity and evidence for every key point and misconception of the question."""
         index = self._indexes[(lesson_id, question.id)]
         pieces = segments(answer)
         owners = dict.fromkeys(str(o) for o in index.owners)
         if not pieces:
-            return {owner: Match(0.0, None) for owner in owners}
-        vectors = await self.embedder.embed([p.text for p in pieces])
+            return Matching({owner: Match(0.0, None) for owner in owners})
+        texts = [p.text for p in pieces]
+        whole = len(pieces) > 1 or pieces[0].text != answer.strip()
+        vectors = await self.embedder.embed([*texts, answer.strip()] if whole else texts)
+        answer_vector, vectors = vectors[-1], vectors[: len(pieces)]
         sims = vectors @ index.vectors.T
         # Restating the question, asking one, or quoting the rubric's ids is not an answer.
         echo = (vectors @ index.question) >= self.config.question_echo_threshold
@@ -223,27 +263,84 @@ class EmbeddingGrader:
         sims[echo, :] = -1.0
         negated = np.array([is_negated(p.text) for p in pieces], dtype=bool)
         sims = sims - self.config.negation_penalty * (negated[:, None] != index.negated[None, :])
-        owner_of, key_point_columns = index.owners, index.key_points
+        abstentions: list[Abstention] = []
+        key_point_columns = index.key_points
         if key_point_columns.any() and not key_point_columns.all():
-            # A segment shows a misconception only when the misconception is nearer to it
-            # than every correct idea: "knowledge comes from pretraining" is close to "SFT
-            # adds knowledge" too, but closer still to the key point it states.
-            # Symmetrically, a segment that states a misconception is no evidence for a key
-            # point ("SFT teaches new knowledge" must not earn "SFT teaches when to apply it").
-            nearest_correct = sims[:, key_point_columns].max(axis=1, keepdims=True)
-            closer = sims >= nearest_correct + self.config.misconception_margin
-            claimed = (closer & (sims >= self.config.misconception_threshold))[
-                :, ~key_point_columns
-            ].any(axis=1)
-            sims = np.where(key_point_columns[None, :] | closer, sims, -1.0)
-            sims[claimed[:, None] & key_point_columns[None, :]] = -1.0
+            sims, abstentions = self._misconception_evidence(index, pieces, sims)
         found: dict[str, Match] = {}
         for owner in owners:
-            mine = owner_of == owner
+            mine = index.owners == owner
             needs = index.needs.get(owner, 1)
             best, row = _best_of(sims[:, mine], index.alternatives[mine], needs)
             found[owner] = Match(best, pieces[row] if best > 0 else None)
-        return found
+        return Matching(found, tuple(abstentions), answer_vector)
+
+    def _misconception_evidence(
+        self, index: _Index, pieces: list[Segment], sims: Vectors
+    ) -> tuple[Vectors, list[Abstention]]:
+        """Which segments state a misconception; the others count for no misconception.
+
+        A segment shows a misconception only when the misconception is nearer to it than
+        every correct idea ("knowledge comes from pretraining" is close to "SFT adds
+        knowledge" too, but closer still to the key point it states), above the threshold,
+        and when its words agree with the misconception's phrasing (graders.polarity). A
+        segment that also matches a key point the misconception contradicts must differ
+        from that key point's phrasing in polarity too; if it agrees with both, nothing
+        is asserted and the grade goes to review. A segment that states a misconception is
+        no evidence for a key point ("SFT teaches new knowledge" must not earn "SFT
+        teaches when to apply it").
+        """
+        config = self.config
+        key_point_columns = index.key_points
+        nearest_correct = sims[:, key_point_columns].max(axis=1, keepdims=True)
+        closer = sims >= nearest_correct + config.misconception_margin
+        candidate = closer & (sims >= config.misconception_threshold) & ~key_point_columns
+        claimed = np.zeros(len(pieces), dtype=bool)
+        abstentions: list[Abstention] = []
+        misconception_of = np.where(~key_point_columns, index.owners, "")
+        for i, piece in enumerate(pieces):
+            for misconception in dict.fromkeys(str(o) for o in misconception_of[candidate[i]]):
+                mine = index.owners == misconception
+                row = _best_row(sims[i], mine)
+                verdict = self._polarity(index, piece, sims[i], misconception, row)
+                if verdict is None:
+                    claimed[i] = True
+                    continue
+                abstentions.append(verdict)
+                closer[i, mine] = False
+        sims = np.where(key_point_columns[None, :] | closer, sims, -1.0)
+        sims[claimed[:, None] & key_point_columns[None, :]] = -1.0
+        return sims, abstentions
+
+    def _polarity(
+        self, index: _Index, piece: Segment, row_sims: Vectors, misconception: str, row: int
+    ) -> Abstention | None:
+        """None when the segment states the misconception, else why it does not."""
+        against = difference(piece.text, index.texts[row])
+        contradicted = []
+        for key_point in index.contradicts.get(misconception, ()):
+            mine = index.owners == key_point
+            kp_row = _best_row(row_sims, mine)
+            alike = max(self.config.partial_threshold, row_sims[row] - self.config.alike_margin)
+            if row_sims[kp_row] >= alike:
+                contradicted.append((key_point, difference(piece.text, index.texts[kp_row])))
+        agrees_with_key_point = [k for k, diff in contradicted if diff.meaning != "opposite"]
+        if against.meaning != "same":
+            return Abstention(
+                misconception,
+                piece,
+                f"not asserted: its words differ from the misconception ({against.describe()})",
+                review=against.meaning == "unsure" or not agrees_with_key_point,
+            )
+        if agrees_with_key_point:
+            return Abstention(
+                misconception,
+                piece,
+                "not asserted: the segment matches the misconception and the key point it "
+                f"contradicts ({', '.join(agrees_with_key_point)}) alike",
+                review=True,
+            )
+        return None
 
     async def key_point_similarity(
         self, lesson_id: str, question_id: str, quotes: list[tuple[str, str]]

@@ -95,6 +95,9 @@ class Versions(BaseModel):
     llm_model: str | None
     rubric_hash: str
     calibration: str
+    exemplar_set: str = Field(
+        default="none", description="Hash of the graded example answers the grade was made with."
+    )
 
 
 class GradeResult(BaseModel):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from importlib import metadata
 
+from graders.assemble import Assembler, Draft, label_of
 from graders.auto_rubric import (
     ADHOC_PREFIX,
     AutoKeyPoint,
@@ -14,26 +14,15 @@ from graders.auto_rubric import (
     split_reference,
 )
 from graders.calibration import Calibration, CalibrationEntry, question_key
-from graders.choices import ChoiceOutcome, grade_choice
 from graders.config import GradingConfig
-from graders.embedding import EmbeddingGrader, Match
-from graders.ensemble import combine, embedding_status, margin_confidence
+from graders.embedding import EmbeddingGrader
 from graders.errors import AnswerTooLong, LLMRequired, UnknownLesson, UnknownQuestion
+from graders.exemplars import ExemplarBank, GradedAnswer, Vote, rubric_exemplars
 from graders.features import Features, extract
 from graders.feedback import NO_ANSWER, build_feedback
 from graders.llm import LLMGrade, LLMGrader, LLMGradingFailed
-from graders.result import (
-    Evidence,
-    GradeResult,
-    GraderStatus,
-    GraderVerdict,
-    KeyPointResult,
-    Label,
-    MisconceptionResult,
-    Status,
-    Versions,
-)
-from graders.text import Segment
+from graders.question_fit import QuestionFit, fit_question
+from graders.result import GradeResult, GraderStatus, Label
 from rubrics import Lesson, Question
 
 log = logging.getLogger(__name__)
@@ -41,27 +30,11 @@ INLINE_CACHE = 1024  # distinct inline questions whose rubric is kept
 GROUNDED = 0.5  # similarity an LLM key point needs to some sentence of the reference
 
 
-def _evidence(segment: Segment | None) -> Evidence | None:
-    return Evidence(text=segment.text, start=segment.start, end=segment.end) if segment else None
-
-
 def _version() -> str:
     try:
         return metadata.version("rubricate")
     except metadata.PackageNotFoundError:
         return "0+unknown"
-
-
-@dataclass
-class _Draft:
-    """Grading state for one answer, filled in by each grader in turn."""
-
-    lesson: Lesson
-    question: Question
-    answer: str
-    matches: dict[str, Match]
-    llm: LLMGrade | None
-    llm_status: GraderStatus
 
 
 class GradingService:
@@ -87,6 +60,41 @@ class GradingService:
         # lessons keep their hand-set scoring unless a calibration file is configured.
         self.calibrate_lessons = calibrate_lessons
         self._inline: dict[tuple[str, str, float, str | None], Lesson] = {}
+        self.exemplars = ExemplarBank(embedding.embedder, config)
+        self._fits: dict[tuple[str, str], QuestionFit] = {}
+        self.assembler = Assembler(
+            config, embedding.model, llm.model if llm else None, self.version
+        )
+
+    async def prepare_exemplars(self) -> None:
+        """Embed the exemplars written in every loaded lesson's rubric (once, at start-up)."""
+        for lesson in self.lessons.values():
+            for question in lesson.questions:
+                await self.exemplars.set(lesson.id, question.id, rubric_exemplars(question))
+
+    async def set_exemplars(
+        self, lesson: Lesson, question: Question, graded: list[GradedAnswer]
+    ) -> str:
+        """A question's exemplars: its rubric's, plus answers a teacher graded for it.
+
+        On a calibrated question (a new one, rubric built from its reference answer) the
+        teacher's grades also fit its score offset and label cuts (graders.question_fit).
+        """
+        key = (lesson.id, question.id)
+        set_id = await self.exemplars.set(*key, [*rubric_exemplars(question), *graded])
+        self._fits.pop(key, None)
+        if graded and self.calibrated is not None and self._calibrates(lesson, question):
+            predicted = [
+                (await self.grade_question(lesson, question, g.answer, leave_out=True))[0].percent
+                for g in graded
+            ]
+            self._fits[key] = fit_question(
+                predicted,
+                [g.percent for g in graded],
+                [g.label for g in graded],
+                (self.config.partially_correct_at, self.config.correct_at),
+            )
+        return set_id
 
     @property
     def calibrated(self) -> CalibrationEntry | None:
@@ -188,25 +196,34 @@ class GradingService:
         student_id: str | None = None,
         require_llm: bool = False,
         features: bool = False,
+        leave_out: bool = False,
     ) -> tuple[GradeResult, Features | None]:
         """Grade against a given (lesson, question); with ``features`` also return them.
 
         With a calibration for this service's models, the score and label come from it.
+        ``leave_out``: an exemplar with this very answer does not vote (fitting a question
+        on its own graded answers).
         """
         self.check_answer(answer)
         empty = not answer.strip()
-        matches = await self.embedding.match(lesson.id, question, answer)
+        matching = await self.embedding.match(lesson.id, question, answer)
         llm, llm_status = await self._llm(lesson, question, answer, empty=empty)
         if require_llm and llm is None:
             raise LLMRequired(llm_status.reason or llm_status.state)
-        draft = _Draft(lesson, question, answer, matches, llm, llm_status)
-        result = self._result(draft, student_id=student_id, empty=empty)
+        vote = self.exemplars.vote(
+            lesson.id, question.id, answer, matching.answer_vector, leave_out=leave_out
+        )
+        draft = Draft(lesson, question, answer, matching, llm, llm_status)
         entry = self.calibrated if self._calibrates(lesson, question) else None
+        # A calibrated question takes the exemplars' vote after calibration (below).
+        draft.vote = vote if entry is None else None
+        draft.exemplar_set = self.exemplars.set_id(lesson.id, question.id)
+        result = self.assembler.result(draft, student_id=student_id, empty=empty)
         if not features and entry is None:
             return result, None
         values = await extract(self.embedding, self.config, question, answer, result)
         if entry is not None:
-            result = self._calibrated(result, lesson, question, entry, values)
+            result = self._calibrated(result, lesson, question, entry, values, vote)
         return result, values
 
     def _calibrates(self, lesson: Lesson, question: Question) -> bool:
@@ -221,23 +238,31 @@ class GradingService:
         question: Question,
         entry: CalibrationEntry,
         values: Features,
+        vote: Vote | None,
     ) -> GradeResult:
         assert self.calibration is not None
         key = question_key(question.prompt, question.reference_answer)
         prediction = entry.predict([values], [key])[0]
-        percent = prediction.percent
+        percent, label = prediction.percent, prediction.label
+        if vote is not None and vote.strength > 0:
+            percent = round((1 - vote.strength) * percent + vote.strength * vote.percent, 4)
+            label = label_of(percent, self.config)
+        fit = self._fits.get((lesson.id, question.id))
+        if fit is not None:
+            percent = fit.percent(percent)
+            label = Label(fit.label(percent))
         versions = result.versions.model_copy(update={"calibration": self.calibration.version})
         return result.model_copy(
             update={
                 "score": round(percent * result.max_score, 3),
                 "percent": percent,
-                "label": prediction.label,
+                "label": label,
                 "versions": versions,
                 "feedback": build_feedback(
                     lesson,
                     result.key_points,
                     result.misconceptions,
-                    prediction.label,
+                    label,
                     empty=result.feedback.summary == NO_ANSWER,
                 ),
             }
@@ -256,158 +281,3 @@ class GradingService:
             log.warning("LLM grader failed for %s/%s: %s", lesson.id, question.id, exc)
             return None, GraderStatus(state="unavailable", model=self.llm.model, reason=str(exc))
         return grade, GraderStatus(state="used", model=self.llm.model, comment=grade.feedback)
-
-    def _misconceptions(self, draft: _Draft) -> list[MisconceptionResult]:
-        found: list[MisconceptionResult] = []
-        for m in draft.question.misconceptions:
-            match = draft.matches[m.id]
-            by_embedding = match.similarity >= self.config.misconception_threshold
-            llm_seen = draft.llm.misconceptions.get(m.id) if draft.llm else None
-            graders = (["embedding"] if by_embedding else []) + (["llm"] if llm_seen else [])
-            if not graders:
-                continue
-            thresholds = (self.config.misconception_threshold,)
-            confidence = margin_confidence(match.similarity, thresholds) if by_embedding else 0.5
-            evidence = match.evidence if by_embedding else llm_seen
-            found.append(
-                MisconceptionResult(
-                    id=m.id,
-                    text=m.text,
-                    confidence=confidence if len(graders) == 1 else 1.0,
-                    evidence=_evidence(evidence),
-                    feedback=m.feedback,
-                    lesson_key_point=m.lesson_key_point,
-                    graders=graders,
-                )
-            )
-        return found
-
-    def _key_points(
-        self, draft: _Draft, contradicted: dict[str, str]
-    ) -> tuple[list[KeyPointResult], list[str]]:
-        results: list[KeyPointResult] = []
-        disagreements: list[str] = []
-        for k in draft.question.key_points:
-            match = draft.matches[k.id]
-            verdicts = {
-                "embedding": GraderVerdict(
-                    status=embedding_status(match.similarity, self.config),
-                    similarity=round(match.similarity, 4),
-                    evidence=_evidence(match.evidence),
-                )
-            }
-            llm_verdict = draft.llm.key_points.get(k.id) if draft.llm else None
-            if llm_verdict is not None:
-                verdicts["llm"] = llm_verdict
-            combined = combine(verdicts["embedding"], llm_verdict, self.config)
-            status, credit = combined.status, combined.credit
-            feedback = k.feedback_met if status is Status.MET else k.feedback_missed
-            if status is Status.PARTIAL:
-                feedback = "Partly there. " + k.feedback_missed
-            if k.id in contradicted:
-                status, credit, feedback = Status.MISSING, 0.0, contradicted[k.id]
-            if combined.disagreement:
-                disagreements.append(k.id)
-            evidence = verdicts["embedding"].evidence if status is not Status.MISSING else None
-            if evidence is None and llm_verdict is not None and status is not Status.MISSING:
-                evidence = llm_verdict.evidence
-            results.append(
-                KeyPointResult(
-                    id=k.id,
-                    text=k.text,
-                    lesson_key_point=k.lesson_key_point,
-                    weight=k.weight,
-                    status=status,
-                    credit=credit,
-                    confidence=combined.confidence,
-                    evidence=evidence,
-                    feedback=feedback,
-                    graders=verdicts,
-                )
-            )
-        return results, disagreements
-
-    def _choices(self, draft: _Draft) -> list[KeyPointResult]:
-        items = sorted({c.item for c in draft.question.choices if c.item})
-        outcomes: list[ChoiceOutcome] = [
-            grade_choice(draft.answer, c, items) for c in draft.question.choices
-        ]
-        return [
-            KeyPointResult(
-                id=o.choice.id,
-                kind="choice",
-                text=o.choice.prompt,
-                lesson_key_point=o.choice.lesson_key_point,
-                weight=o.choice.weight,
-                status=Status.MET if o.correct else Status.MISSING,
-                credit=1.0 if o.correct else 0.0,
-                confidence=1.0 if o.named else 0.9,
-                evidence=_evidence(o.evidence),
-                feedback=o.choice.feedback_correct if o.correct else o.choice.feedback_wrong,
-                chosen=list(o.named),
-                graders={
-                    "choice": GraderVerdict(
-                        status=Status.MET if o.correct else Status.MISSING,
-                        evidence=_evidence(o.evidence),
-                        reason="named: " + (", ".join(o.named) or "nothing"),
-                    )
-                },
-            )
-            for o in outcomes
-        ]
-
-    def _label(self, percent: float) -> Label:
-        if percent >= self.config.correct_at:
-            return Label.CORRECT
-        if percent >= self.config.partially_correct_at:
-            return Label.PARTIALLY_CORRECT
-        return Label.INCORRECT
-
-    def _result(self, draft: _Draft, *, student_id: str | None, empty: bool) -> GradeResult:
-        misconceptions = [] if empty else self._misconceptions(draft)
-        contradicted: dict[str, str] = {}
-        rubric_misconceptions = {m.id: m for m in draft.question.misconceptions}
-        for found in misconceptions:
-            for key_point_id in rubric_misconceptions[found.id].contradicts:
-                contradicted.setdefault(key_point_id, found.feedback)
-        key_points, disagreements = self._key_points(draft, contradicted)
-        items = key_points + self._choices(draft)
-        max_score = draft.question.max_score
-        score = round(sum(i.weight * i.credit for i in items), 3)
-        percent = round(score / max_score, 4) if max_score else 0.0
-        label = self._label(percent)
-        confidence = round(min(i.confidence for i in items), 3) if items else 1.0
-        reasons = [f"graders disagree on {k}" for k in disagreements]
-        if not empty and confidence < self.config.review_confidence:
-            reasons.append(f"low confidence ({confidence:.2f})")
-        if draft.llm is not None:
-            reasons.extend(draft.llm.flags)
-        graders = {
-            "embedding": GraderStatus(state="used", model=self.embedding.model),
-            "llm": draft.llm_status,
-        }
-        if draft.question.choices:
-            graders["choice"] = GraderStatus(state="used")
-        return GradeResult(
-            lesson_id=draft.lesson.id,
-            question_id=draft.question.id,
-            student_id=student_id,
-            score=score,
-            max_score=max_score,
-            percent=percent,
-            label=label,
-            confidence=confidence,
-            needs_review=bool(reasons),
-            review_reasons=reasons,
-            key_points=items,
-            misconceptions=misconceptions,
-            feedback=build_feedback(draft.lesson, items, misconceptions, label, empty=empty),
-            graders=graders,
-            versions=Versions(
-                rubricate=self.version,
-                embedding_model=self.embedding.model,
-                llm_model=self.llm.model if self.llm else None,
-                rubric_hash=draft.lesson.content_hash,
-                calibration=self.config.calibration_version,
-            ),
-        )

@@ -6,6 +6,8 @@ This package imports nothing else of rubricate's, so rubrics can be checked on t
 from rubrics.loader import RubricFileError, load_lesson_file, load_lessons
 from rubrics.schema import (
     Choice,
+    Exemplar,
+    ExemplarLabel,
     KeyPoint,
     Lesson,
     LessonKeyPoint,
@@ -16,6 +18,8 @@ from rubrics.schema import (
 
 __all__ = [
     "Choice",
+    "Exemplar",
+    "ExemplarLabel",
     "KeyPoint",
     "Lesson",
     "LessonKeyPoint",

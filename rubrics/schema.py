@@ -109,6 +109,41 @@ class Choice(_Strict):
         return self
 
 
+class ExemplarLabel(StrEnum):
+    CORRECT = "correct"
+    PARTIALLY_CORRECT = "partially correct"
+    INCORRECT = "incorrect"
+
+
+class Exemplar(_Strict):
+    """A graded example answer (an anchor paper): what a teacher decided about it.
+
+    ``meets`` and ``partial`` name the key points (and choices) the answer meets fully or
+    in part; every other key point is missing. ``holds`` names the misconceptions it
+    states. ``score`` is out of the question's max score; without it the score follows
+    from the key points met. Exemplars are evidence for the grader: an answer close to one
+    gets its verdicts unless other evidence disagrees.
+    """
+
+    answer: Text
+    label: ExemplarLabel
+    score: float | None = Field(default=None, ge=0)
+    meets: list[Id] = Field(default_factory=list)
+    partial: list[Id] = Field(default_factory=list)
+    holds: list[Id] = Field(default_factory=list)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> Exemplar:
+        both = sorted(set(self.meets) & set(self.partial))
+        if both:
+            raise ValueError(f"named as both met and partial: {', '.join(both)}")
+        return self
+
+
+MAX_EXEMPLARS = 200  # of one question
+
+
 class Question(_Strict):
     """One gradable item of a lesson."""
 
@@ -119,6 +154,7 @@ class Question(_Strict):
     key_points: list[KeyPoint] = Field(default_factory=list)
     choices: list[Choice] = Field(default_factory=list)
     misconceptions: list[Misconception] = Field(default_factory=list)
+    exemplars: list[Exemplar] = Field(default_factory=list, max_length=MAX_EXEMPLARS)
 
     @property
     def max_score(self) -> float:
@@ -138,6 +174,15 @@ class Question(_Strict):
             unknown = sorted(set(m.contradicts) - key_point_ids)
             if unknown:
                 raise ValueError(f"misconception {m.id} contradicts unknown key points: {unknown}")
+        gradable = key_point_ids | {c.id for c in self.choices}
+        misconception_ids = {m.id for m in self.misconceptions}
+        for i, e in enumerate(self.exemplars):
+            unknown = sorted(set(e.meets + e.partial) - gradable)
+            unknown += sorted(set(e.holds) - misconception_ids)
+            if unknown:
+                raise ValueError(f"exemplars[{i}] names unknown ids: {', '.join(unknown)}")
+            if e.score is not None and e.score > self.max_score:
+                raise ValueError(f"exemplars[{i}].score {e.score} is over {self.max_score}")
         return self
 
 

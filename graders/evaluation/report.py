@@ -154,6 +154,7 @@ class Report:
     confusion: dict[str, list[list[int]]] = field(default_factory=dict)
     feedback: dict[str, float] | None = None
     baselines: dict[str, Any] = field(default_factory=dict)
+    teacher_graded: int = 0  # answers per question graded by a teacher first (not measured)
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -229,7 +230,15 @@ def _cell(value: float | None) -> str:
 def markdown(reports: Sequence[Report]) -> str:
     lines = ["# Evaluation", "", _PREAMBLE, ""]
     for report in reports:
-        lines += [f"## {report.dataset} ({report.n} answers, calibration `{report.calibration}`)"]
+        taught = (
+            f", {report.teacher_graded} teacher-graded per question"
+            if report.teacher_graded
+            else ""
+        )
+        lines += [
+            f"## {report.dataset} ({report.n} answers measured{taught}, "
+            f"calibration `{report.calibration}`)"
+        ]
         lines += ["", "| system | " + " | ".join(_COLUMNS) + " |"]
         lines += ["|---" * (len(_COLUMNS) + 1) + "|"]
         for name, fig in report.overall.items():

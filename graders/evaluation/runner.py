@@ -61,9 +61,11 @@ class Record:
         )
 
 
-def _key(item: Item, lesson: Lesson, service: GradingService) -> str:
+def _key(item: Item, lesson: Lesson, question: Question, service: GradingService) -> str:
     llm = service.llm.model if service.llm else "none"
-    parts = [item.id, item.answer, lesson.content_hash, service.embedding.model, llm, *FEATURES]
+    exemplars = service.exemplars.set_id(lesson.id, question.id)
+    parts = [item.id, item.answer, lesson.content_hash, exemplars, service.embedding.model, llm]
+    parts += FEATURES
     text = "\x1f".join(parts)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -72,7 +74,7 @@ def _feedback(result_feedback: str, key_point_feedback: list[str]) -> str:
     return " ".join([result_feedback, *key_point_feedback]).strip()
 
 
-async def _rubric(service: GradingService, question: DatasetQuestion) -> tuple[Lesson, Question]:
+async def rubric_for(service: GradingService, question: DatasetQuestion) -> tuple[Lesson, Question]:
     if "/" in question.id:
         lesson_id, question_id = question.id.split("/", 1)
         lesson = service.lessons.get(lesson_id)
@@ -107,9 +109,9 @@ async def grade_dataset(
     progress: Progress | None = None,
 ) -> list[Record]:
     """Records for every item of the dataset, in its order (grading only what is not cached)."""
-    rubrics = {qid: await _rubric(service, q) for qid, q in dataset.questions.items()}
+    rubrics = {qid: await rubric_for(service, q) for qid, q in dataset.questions.items()}
     known = read_cache(cache)
-    keys = [_key(item, rubrics[item.question_id][0], service) for item in dataset.items]
+    keys = [_key(item, *rubrics[item.question_id], service) for item in dataset.items]
     records: dict[str, Record] = {k: known[k] for k in keys if k in known}
     if progress and records:
         progress(len(records))

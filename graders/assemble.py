@@ -1,0 +1,278 @@
+"""From the graders' evidence to one GradeResult: key points, misconceptions, score, review.
+
+The evidence of one answer (embedding matches, the LLM's verdicts, the exemplars' vote)
+is combined here, doing no harm first: a misconception is asserted only on evidence that
+can tell it from its opposite (graders.polarity), a small LLM cannot assert one alone, and
+where the graders cannot tell, the grade goes to review instead of guessing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graders.choices import ChoiceOutcome, grade_choice
+from graders.config import GradingConfig
+from graders.embedding import Abstention, Matching
+from graders.ensemble import combine, embedding_status, margin_confidence
+from graders.exemplars import Vote
+from graders.feedback import build_feedback
+from graders.llm import LLMGrade
+from graders.result import (
+    Evidence,
+    GradeResult,
+    GraderStatus,
+    GraderVerdict,
+    KeyPointResult,
+    Label,
+    MisconceptionResult,
+    Status,
+    Versions,
+)
+from graders.text import Segment
+from rubrics import Lesson, Question
+
+# The exemplars' vote must be at least this strong to assert or overrule a misconception.
+EXEMPLAR_SAY = 0.4
+
+
+def evidence_of(segment: Segment | None) -> Evidence | None:
+    return Evidence(text=segment.text, start=segment.start, end=segment.end) if segment else None
+
+
+@dataclass
+class Draft:
+    """Grading state for one answer, filled in by each grader in turn."""
+
+    lesson: Lesson
+    question: Question
+    answer: str
+    matching: Matching
+    llm: LLMGrade | None
+    llm_status: GraderStatus
+    vote: Vote | None = None
+    exemplar_set: str = "none"
+
+
+def status_of(credit: float) -> Status:
+    if credit >= 0.75:
+        return Status.MET
+    if credit >= 0.25:
+        return Status.PARTIAL
+    return Status.MISSING
+
+
+def label_of(percent: float, config: GradingConfig) -> Label:
+    if percent >= config.correct_at:
+        return Label.CORRECT
+    if percent >= config.partially_correct_at:
+        return Label.PARTIALLY_CORRECT
+    return Label.INCORRECT
+
+
+@dataclass
+class Assembler:
+    config: GradingConfig
+    embedding_model: str
+    llm_model: str | None
+    version: str
+
+    def _llm_may_assert(self) -> bool:
+        total = self.config.embedding_weight + self.config.llm_weight or 1.0
+        return self.config.llm_weight / total >= self.config.llm_misconception_share
+
+    def misconceptions(self, draft: Draft) -> tuple[list[MisconceptionResult], list[str]]:
+        """Misconceptions asserted, and review reasons for those that could not be."""
+        found: list[MisconceptionResult] = []
+        reasons: list[str] = []
+        abstained: dict[str, Abstention] = {}
+        for a in draft.matching.abstentions:
+            abstained.setdefault(a.misconception, a)
+            if a.review:
+                reasons.append(f"misconception {a.misconception} {a.reason}: “{a.segment.text}”")
+        vote = draft.vote
+        say = vote is not None and vote.strength >= EXEMPLAR_SAY
+        for m in draft.question.misconceptions:
+            match = draft.matching[m.id]
+            graders: list[str] = []
+            if match.similarity >= self.config.misconception_threshold:
+                graders.append("embedding")
+            llm_seen = draft.llm.misconceptions.get(m.id) if draft.llm else None
+            if llm_seen is not None and self._llm_may_assert() and m.id not in abstained:
+                graders.append("llm")
+            held = vote.misconceptions.get(m.id, 0.0) if vote is not None else 0.0
+            if say and held >= 0.5 and m.id not in abstained:
+                graders.append("exemplars")
+            if graders and say and held < 0.25 and "exemplars" not in graders:
+                reasons.append(
+                    f"misconception {m.id} not asserted: the nearest graded examples do not hold it"
+                )
+                continue
+            if not graders:
+                continue
+            thresholds = (self.config.misconception_threshold,)
+            confidence = (
+                margin_confidence(match.similarity, thresholds) if "embedding" in graders else 0.5
+            )
+            if "exemplars" in graders and vote is not None:
+                confidence = max(
+                    confidence, round(vote.strength / self.config.exemplar_max_weight, 3)
+                )
+            evidence = match.evidence if "embedding" in graders else llm_seen
+            found.append(
+                MisconceptionResult(
+                    id=m.id,
+                    text=m.text,
+                    confidence=confidence if len(graders) == 1 else 1.0,
+                    evidence=evidence_of(evidence),
+                    feedback=m.feedback,
+                    lesson_key_point=m.lesson_key_point,
+                    graders=graders,
+                )
+            )
+        return found, reasons
+
+    def key_points(
+        self, draft: Draft, contradicted: dict[str, str]
+    ) -> tuple[list[KeyPointResult], list[str]]:
+        results: list[KeyPointResult] = []
+        disagreements: list[str] = []
+        vote = draft.vote
+        for k in draft.question.key_points:
+            match = draft.matching[k.id]
+            verdicts = {
+                "embedding": GraderVerdict(
+                    status=embedding_status(match.similarity, self.config),
+                    similarity=round(match.similarity, 4),
+                    evidence=evidence_of(match.evidence),
+                )
+            }
+            llm_verdict = draft.llm.key_points.get(k.id) if draft.llm else None
+            if llm_verdict is not None:
+                verdicts["llm"] = llm_verdict
+            combined = combine(verdicts["embedding"], llm_verdict, self.config)
+            credit, confidence = combined.credit, combined.confidence
+            if vote is not None and vote.strength > 0 and k.id in vote.key_points:
+                said = vote.key_points[k.id]
+                verdicts["exemplars"] = GraderVerdict(
+                    status=status_of(said),
+                    similarity=vote.nearest,
+                    reason=f"nearest graded examples: credit {said:.2f}",
+                )
+                credit = round((1 - vote.strength) * credit + vote.strength * said, 4)
+                confidence = round(max(confidence, vote.strength), 3)
+            status = status_of(credit) if len(verdicts) > 1 else combined.status
+            feedback = k.feedback_met if status is Status.MET else k.feedback_missed
+            if status is Status.PARTIAL:
+                feedback = "Partly there. " + k.feedback_missed
+            if k.id in contradicted:
+                status, credit, feedback = Status.MISSING, 0.0, contradicted[k.id]
+            if combined.disagreement:
+                disagreements.append(k.id)
+            evidence = verdicts["embedding"].evidence if status is not Status.MISSING else None
+            if evidence is None and llm_verdict is not None and status is not Status.MISSING:
+                evidence = llm_verdict.evidence
+            results.append(
+                KeyPointResult(
+                    id=k.id,
+                    text=k.text,
+                    lesson_key_point=k.lesson_key_point,
+                    weight=k.weight,
+                    status=status,
+                    credit=credit,
+                    confidence=confidence,
+                    evidence=evidence,
+                    feedback=feedback,
+                    graders=verdicts,
+                )
+            )
+        return results, disagreements
+
+    def choices(self, draft: Draft) -> list[KeyPointResult]:
+        items = sorted({c.item for c in draft.question.choices if c.item})
+        outcomes: list[ChoiceOutcome] = [
+            grade_choice(draft.answer, c, items) for c in draft.question.choices
+        ]
+        return [
+            KeyPointResult(
+                id=o.choice.id,
+                kind="choice",
+                text=o.choice.prompt,
+                lesson_key_point=o.choice.lesson_key_point,
+                weight=o.choice.weight,
+                status=Status.MET if o.correct else Status.MISSING,
+                credit=1.0 if o.correct else 0.0,
+                confidence=1.0 if o.named else 0.9,
+                evidence=evidence_of(o.evidence),
+                feedback=o.choice.feedback_correct if o.correct else o.choice.feedback_wrong,
+                chosen=list(o.named),
+                graders={
+                    "choice": GraderVerdict(
+                        status=Status.MET if o.correct else Status.MISSING,
+                        evidence=evidence_of(o.evidence),
+                        reason="named: " + (", ".join(o.named) or "nothing"),
+                    )
+                },
+            )
+            for o in outcomes
+        ]
+
+    def result(self, draft: Draft, *, student_id: str | None, empty: bool) -> GradeResult:
+        misconceptions, reasons = ([], []) if empty else self.misconceptions(draft)
+        contradicted: dict[str, str] = {}
+        rubric_misconceptions = {m.id: m for m in draft.question.misconceptions}
+        for found in misconceptions:
+            for key_point_id in rubric_misconceptions[found.id].contradicts:
+                contradicted.setdefault(key_point_id, found.feedback)
+        key_points, disagreements = self.key_points(draft, contradicted)
+        items = key_points + self.choices(draft)
+        max_score = draft.question.max_score
+        score = round(sum(i.weight * i.credit for i in items), 3)
+        percent = round(score / max_score, 4) if max_score else 0.0
+        vote = draft.vote
+        if vote is not None and not vote.key_points and vote.strength > 0:
+            # Exemplars graded as a whole (no key points named): their score votes.
+            percent = round((1 - vote.strength) * percent + vote.strength * vote.percent, 4)
+            score = round(percent * max_score, 3)
+        label = label_of(percent, self.config)
+        confidence = round(min(i.confidence for i in items), 3) if items else 1.0
+        reasons = [f"graders disagree on {k}" for k in disagreements] + reasons
+        if not empty and confidence < self.config.review_confidence:
+            reasons.append(f"low confidence ({confidence:.2f})")
+        if draft.llm is not None:
+            reasons.extend(draft.llm.flags)
+        graders = {
+            "embedding": GraderStatus(state="used", model=self.embedding_model),
+            "llm": draft.llm_status,
+        }
+        if draft.question.choices:
+            graders["choice"] = GraderStatus(state="used")
+        if vote is not None:
+            graders["exemplars"] = GraderStatus(
+                state="used",
+                model=draft.exemplar_set,
+                reason=f"nearest similarity {vote.nearest:.2f}, weight {vote.strength:.2f}",
+            )
+        return GradeResult(
+            lesson_id=draft.lesson.id,
+            question_id=draft.question.id,
+            student_id=student_id,
+            score=score,
+            max_score=max_score,
+            percent=percent,
+            label=label,
+            confidence=confidence,
+            needs_review=bool(reasons),
+            review_reasons=reasons,
+            key_points=items,
+            misconceptions=misconceptions,
+            feedback=build_feedback(draft.lesson, items, misconceptions, label, empty=empty),
+            graders=graders,
+            versions=Versions(
+                rubricate=self.version,
+                embedding_model=self.embedding_model,
+                llm_model=self.llm_model,
+                rubric_hash=draft.lesson.content_hash,
+                calibration=self.config.calibration_version,
+                exemplar_set=draft.exemplar_set,
+            ),
+        )

@@ -1,0 +1,157 @@
+"""Telling a statement from its opposite, where a sentence embedding cannot.
+
+A bi-encoder puts "SFT needs less data than pretraining" right beside "SFT needs more
+data than pretraining": the two share every word but one. So before a segment is taken
+to state a misconception, its words are compared with the misconception's phrasing (and
+with the phrasing of the key point the misconception contradicts), looking only at the
+words where the two differ:
+
+- **negation**: one is negated, the other is not ("does not add facts" / "adds facts");
+- **opposite cues**: the differing words fall on opposite sides of one scale: more/less,
+  fixed/updated, all/only, new/already, same/different, cheap/expensive, before/after,
+  positive/negative;
+- **swapped comparison**: both compare with "than", and what one puts after "than" the
+  other puts before it ("pretraining needs more than SFT" / "SFT needs more than
+  pretraining").
+
+One kind of difference (the scales, however many of them, or negation, or a swap) makes
+the two opposite. Two kinds may cancel ("SFT needs less than pretraining" / "pretraining
+needs more than SFT") or not, so the answer is then "unsure". The embedding match alone
+asserts a misconception only when segment and phrasing are the same in polarity (see
+``graders.embedding``); where the evidence cannot tell which side a segment is on, the
+grade says so (``needs_review``) instead of guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import snowballstemmer
+
+from graders.text import is_negated
+
+_WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_STOP = _words(
+    "a an the of to in on for and or is are be was were it its this that with by as at from "
+    "do does did can will would should model models"
+)
+
+# Scales whose two ends say opposite things. Words are stemmed before lookup, so each
+# entry covers its inflections ("update", "updates", "updated").
+_SCALES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "amount": (
+        _words("more most greater larger bigger higher longer increase many huge massive extra"),
+        _words("less least fewer smaller lower shorter decrease reduce tiny little few small"),
+    ),
+    "change": (
+        _words("fixed frozen freeze untouched unchanged keep kept preserve same original intact"),
+        _words("update change modify overwrite rewrite retrain adjust replace"),
+    ),
+    "scope": (
+        _words("all every entire whole full each everything"),
+        _words("only just some subset part partial fraction few small handful"),
+    ),
+    "novelty": (
+        _words("new add inject novel"),
+        _words("already existing exist pretrained pre-existing previously"),
+    ),
+    "likeness": (
+        _words("same identical similar equal equivalent"),
+        _words("different differ distinct unlike other"),
+    ),
+    "cost": (
+        _words("cheap cheaper inexpensive fast faster quick quicker easy easier"),
+        _words("expensive costly slow slower hard harder difficult"),
+    ),
+    "order": (
+        _words("before earlier first prior previous"),
+        _words("after later last then subsequent next"),
+    ),
+    "sign": (
+        _words("positive good correct right desired"),
+        _words("negative bad wrong incorrect undesired"),
+    ),
+}
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> snowballstemmer.stemmer:
+    return snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def _stemmed_scales() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    stem = _stemmer().stemWord
+    return {
+        name: (frozenset(stem(w) for w in up), frozenset(stem(w) for w in down))
+        for name, (up, down) in _SCALES.items()
+    }
+
+
+@lru_cache(maxsize=8192)
+def _stems(text: str) -> tuple[str, ...]:
+    words = _WORD.findall(text.lower().replace("\u2019", "'"))
+    return tuple(_stemmer().stemWords([w.split("'")[0] for w in words]))
+
+
+def _side(words: set[str], up: frozenset[str], down: frozenset[str]) -> int:
+    """+1 or -1 when the words sit on one end of a scale only; 0 when on none or both."""
+    high, low = bool(words & up), bool(words & down)
+    return 0 if high == low else (1 if high else -1)
+
+
+def _around_than(stems: tuple[str, ...]) -> tuple[set[str], set[str]] | None:
+    if "than" not in stems:
+        return None
+    cut = stems.index("than")
+    before = {w for w in stems[:cut] if w not in _STOP}
+    after = {w for w in stems[cut + 1 : cut + 4] if w not in _STOP}
+    return before, after
+
+
+STRUCTURAL = ("negation", "swapped comparison")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """The polarity cues on which two texts differ; no ``cues`` when none was found."""
+
+    cues: tuple[str, ...]
+
+    @property
+    def meaning(self) -> str:
+        """ "same", "opposite" (one kind of difference) or "unsure" (several kinds)."""
+        kinds = {c for c in self.cues if c in STRUCTURAL}
+        if any(c not in STRUCTURAL for c in self.cues):
+            kinds.add("scale")
+        return "same" if not kinds else "opposite" if len(kinds) == 1 else "unsure"
+
+    def describe(self) -> str:
+        return ", ".join(self.cues)
+
+
+def difference(text: str, other: str) -> Difference:
+    """The polarity cues on which ``text`` and ``other`` differ (see the module docstring)."""
+    cues: list[str] = []
+    if is_negated(text) != is_negated(other):
+        cues.append("negation")
+    mine, theirs = _stems(text), _stems(other)
+    only_mine, only_theirs = set(mine) - set(theirs), set(theirs) - set(mine)
+    for name, (up, down) in _stemmed_scales().items():
+        a, b = _side(only_mine, up, down), _side(only_theirs, up, down)
+        if a and b and a != b:
+            cues.append(name)
+    split_mine, split_theirs = _around_than(mine), _around_than(theirs)
+    if split_mine and split_theirs:
+        (before_a, after_a), (before_b, after_b) = split_mine, split_theirs
+        if (after_a & before_b) - after_b or (after_b & before_a) - after_a:
+            cues.append("swapped comparison")
+    return Difference(tuple(cues))
