@@ -31,8 +31,11 @@ from graders.result import (
 from graders.text import Segment
 from rubrics import Lesson, Question
 
-# The exemplars' vote must be at least this strong to assert or overrule a misconception.
+# The exemplars' vote must be at least this strong to overrule a misconception; to assert
+# one alone, at least EXEMPLAR_ASSERT strong, with HELD_BY of its weight holding it.
 EXEMPLAR_SAY = 0.4
+EXEMPLAR_ASSERT = 0.5
+HELD_BY = 0.75
 
 
 def evidence_of(segment: Segment | None) -> Evidence | None:
@@ -100,7 +103,8 @@ class Assembler:
             if llm_seen is not None and self._llm_may_assert() and m.id not in abstained:
                 graders.append("llm")
             held = vote.misconceptions.get(m.id, 0.0) if vote is not None else 0.0
-            if say and held >= 0.5 and m.id not in abstained:
+            decisive = vote is not None and vote.strength >= EXEMPLAR_ASSERT and held >= HELD_BY
+            if decisive and m.id not in abstained:
                 graders.append("exemplars")
             if graders and say and held < 0.25 and "exemplars" not in graders:
                 reasons.append(

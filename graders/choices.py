@@ -16,6 +16,8 @@ from graders.text import Segment, is_negated
 from rubrics import Choice
 
 _ITEM_MARKER = r"(?:(?<=\s)|(?<=^)|(?<=[;,]))\(?{item}[.):]\s*"
+# "a pretraining b sft c both": bare markers, trusted only when most items appear in order.
+_BARE_MARKER = r"(?:(?<=\s)|(?<=^)|(?<=[;,]))\(?{item}(?=\s)\s*"
 _CLAUSE_BREAK = re.compile(r"[,;:!?\n]|\.(?!\d)|\b(?:but|while|whereas|although|instead)\b", re.I)
 
 
@@ -33,18 +35,28 @@ def _synonym_pattern(synonym: str) -> re.Pattern[str]:
     return re.compile(r"(?<![A-Za-z0-9])" + r"[\s\-]*".join(words) + r"(?![A-Za-z0-9])", re.I)
 
 
-def _item_span(answer: str, choice: Choice, items: list[str]) -> tuple[int, int] | None:
-    """Where the answer to sub-item ``choice.item`` stands: from its marker to the next one."""
-    if choice.item is None:
-        return 0, len(answer)
+def _markers(answer: str, items: list[str], marker: str) -> dict[str, re.Match[str]]:
+    """Each item's marker, searched in order, each after the one before."""
     starts: dict[str, re.Match[str]] = {}
     cursor = 0
     for item in items:
-        pattern = re.compile(_ITEM_MARKER.format(item=re.escape(item)), re.I | re.M)
+        pattern = re.compile(marker.format(item=re.escape(item)), re.I | re.M)
         match = pattern.search(answer, cursor)
         if match:
             starts[item] = match
             cursor = match.end()
+    return starts
+
+
+def _item_span(answer: str, choice: Choice, items: list[str]) -> tuple[int, int] | None:
+    """Where the answer to sub-item ``choice.item`` stands: from its marker to the next one."""
+    if choice.item is None:
+        return 0, len(answer)
+    starts = _markers(answer, items, _ITEM_MARKER)
+    if len(starts) < 2:
+        bare = _markers(answer, items, _BARE_MARKER)
+        if len(bare) >= min(3, len(items)):
+            starts = bare
     own = starts.get(choice.item)
     if own is None:
         return None

@@ -15,7 +15,7 @@ class GradingConfig(BaseModel):
 
     met_threshold: float = Field(default=0.60, ge=0, le=1)
     partial_threshold: float = Field(default=0.45, ge=0, le=1)
-    misconception_threshold: float = Field(default=0.70, ge=0, le=1)
+    misconception_threshold: float = Field(default=0.75, ge=0, le=1)
     negation_penalty: float = Field(default=0.25, ge=0, le=1)
     question_echo_threshold: float = Field(default=0.88, ge=0, le=1.01)
     misconception_margin: float = Field(default=0.02, ge=-1, le=1)
@@ -35,6 +35,7 @@ class GradingConfig(BaseModel):
     exemplar_low: float = Field(default=0.70, ge=0, le=1)
     exemplar_high: float = Field(default=0.92, ge=0, le=1)
     exemplar_max_weight: float = Field(default=0.85, ge=0, le=1)
+    exemplar_row_threshold: float = Field(default=0.85, ge=0, le=1.01)
     # An LLM at a lower share of the ensemble than this cannot assert a misconception alone.
     llm_misconception_share: float = Field(default=0.5, ge=0, le=1)
 

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from graders.config import GradingConfig
+from graders.exemplar_rows import NOTHING, exemplar_rows, exemplar_segments
 from graders.polarity import difference
 from graders.text import Segment, is_negated, segments
 from models.embedder import TokenVectors
@@ -83,6 +84,7 @@ class _Index:
     question: Vectors
     ids: re.Pattern[str] | None
     texts: tuple[str, ...]  # the phrasing of each row
+    strict: NDArray[np.bool_]  # rows from exemplars' misconceptions or nothing-earning answers
     contradicts: dict[str, tuple[str, ...]]  # misconception -> key points it cancels
 
 
@@ -166,22 +168,46 @@ class EmbeddingGrader:
         """Embed every phrasing of every lesson, reading and writing the disk cache."""
         for lesson in lessons:
             rows = [(q.id, *row) for q in lesson.questions for row in _phrasings(q)]
-            vectors = await self._cached_vectors(lesson, [r[2] for r in rows], cache_dir)
+            pieces = {q.id: exemplar_segments(q) for q in lesson.questions}
+            texts = [r[2] for r in rows] + [t for q in lesson.questions for _, t in pieces[q.id]]
+            vectors = await self._cached_vectors(lesson, texts, cache_dir)
+            piece_vectors = vectors[len(rows) :]
             ids = _id_pattern(lesson)
+            start = 0
             for question in lesson.questions:
                 picks = [i for i, row in enumerate(rows) if row[0] == question.id]
                 own, prompt = picks[1:], picks[0]  # the question's prompt comes first
                 owners = np.array([rows[i][1] for i in own])
+                alternatives = np.array([rows[i][3] for i in own], dtype=np.int64)
+                count = len(pieces[question.id])
+                extra = exemplar_rows(
+                    question,
+                    pieces[question.id],
+                    piece_vectors[start : start + count],
+                    owners,
+                    alternatives,
+                    vectors[own],
+                )
+                start += count
+                key_point_ids = {k.id for k in question.key_points}
+                texts_of = [rows[i][2] for i in own] + [r.text for r in extra]
+                owners = np.array([*owners.tolist(), *(r.owner for r in extra)])
                 self._indexes[(lesson.id, question.id)] = _Index(
                     owners=owners,
-                    alternatives=np.array([rows[i][3] for i in own], dtype=np.int64),
+                    alternatives=np.array(
+                        [*alternatives.tolist(), *(r.alternative for r in extra)], dtype=np.int64
+                    ),
                     needs={k.id: k.needs for k in question.key_points if k.needs > 1},
                     key_points=np.isin(owners, [k.id for k in question.key_points]),
-                    vectors=vectors[own],
-                    negated=np.array([is_negated(rows[i][2]) for i in own], dtype=bool),
+                    vectors=np.vstack([vectors[own], *(r.vector[None, :] for r in extra)]),
+                    negated=np.array([is_negated(t) for t in texts_of], dtype=bool),
                     question=vectors[prompt],
                     ids=ids,
-                    texts=tuple(rows[i][2] for i in own),
+                    texts=tuple(texts_of),
+                    strict=np.array(
+                        [False] * len(own) + [r.owner not in key_point_ids for r in extra],
+                        dtype=bool,
+                    ),
                     contradicts={m.id: tuple(m.contradicts) for m in question.misconceptions},
                 )
 
@@ -247,7 +273,7 @@ class EmbeddingGrader:
         """Best similarity and evidence for every key point and misconception of the question."""
         index = self._indexes[(lesson_id, question.id)]
         pieces = segments(answer)
-        owners = dict.fromkeys(str(o) for o in index.owners)
+        owners = dict.fromkeys(str(o) for o in index.owners if o != NOTHING)
         if not pieces:
             return Matching({owner: Match(0.0, None) for owner in owners})
         texts = [p.text for p in pieces]
@@ -263,6 +289,11 @@ class EmbeddingGrader:
         sims[echo, :] = -1.0
         negated = np.array([is_negated(p.text) for p in pieces], dtype=bool)
         sims = sims - self.config.negation_penalty * (negated[:, None] != index.negated[None, :])
+        # A student's segment shows what an exemplar's misconception (or nothing-earning)
+        # segment shows only when it nearly repeats it: those rows are a student's words,
+        # less exact than a teacher's phrasing.
+        strict = (sims < self.config.exemplar_row_threshold) & index.strict[None, :]
+        sims[strict] = -1.0
         abstentions: list[Abstention] = []
         key_point_columns = index.key_points
         if key_point_columns.any() and not key_point_columns.all():
@@ -300,6 +331,9 @@ class EmbeddingGrader:
         misconception_of = np.where(~key_point_columns, index.owners, "")
         for i, piece in enumerate(pieces):
             for misconception in dict.fromkeys(str(o) for o in misconception_of[candidate[i]]):
+                if misconception == NOTHING:  # nearest to an answer graded as earning nothing
+                    claimed[i] = True
+                    continue
                 mine = index.owners == misconception
                 row = _best_row(sims[i], mine)
                 verdict = self._polarity(index, piece, sims[i], misconception, row)
@@ -308,6 +342,13 @@ class EmbeddingGrader:
                     continue
                 abstentions.append(verdict)
                 closer[i, mine] = False
+        for i, piece in enumerate(pieces):  # a clause of a sentence that abstained abstains too
+            for a in abstentions:
+                inside = a.segment.start <= piece.start and piece.end <= a.segment.end
+                mine = index.owners == a.misconception
+                if inside and closer[i, mine].any():
+                    closer[i, mine] = False
+                    claimed[i] = bool((closer[i] & candidate[i]).any())
         sims = np.where(key_point_columns[None, :] | closer, sims, -1.0)
         sims[claimed[:, None] & key_point_columns[None, :]] = -1.0
         return sims, abstentions

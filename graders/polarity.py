@@ -44,6 +44,10 @@ _STOP = _words(
     "do does did can will would should model models"
 )
 
+# Words that negate wherever they stand ("teaches the format, not facts"), as stems.
+_NEGATORS = _words("not no never without nor")
+_NOT = re.compile(r"^(?:cannot|(?:ca|do|does|did|is|are|was|were|wo|should|could|has|have)n'?t)$")
+
 # Scales whose two ends say opposite things. Words are stemmed before lookup, so each
 # entry covers its inflections ("update", "updates", "updated").
 _SCALES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -99,7 +103,8 @@ def _stemmed_scales() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
 @lru_cache(maxsize=8192)
 def _stems(text: str) -> tuple[str, ...]:
     words = _WORD.findall(text.lower().replace("\u2019", "'"))
-    return tuple(_stemmer().stemWords([w.split("'")[0] for w in words]))
+    words = ["not" if _NOT.match(w) else w.split("'")[0] for w in words]
+    return tuple(_stemmer().stemWords(words))
 
 
 def _side(words: set[str], up: frozenset[str], down: frozenset[str]) -> int:
@@ -141,10 +146,12 @@ class Difference:
 def difference(text: str, other: str) -> Difference:
     """The polarity cues on which ``text`` and ``other`` differ (see the module docstring)."""
     cues: list[str] = []
-    if is_negated(text) != is_negated(other):
-        cues.append("negation")
     mine, theirs = _stems(text), _stems(other)
     only_mine, only_theirs = set(mine) - set(theirs), set(theirs) - set(mine)
+    if is_negated(text) != is_negated(other) or bool(only_mine & _NEGATORS) != bool(
+        only_theirs & _NEGATORS
+    ):
+        cues.append("negation")
     for name, (up, down) in _stemmed_scales().items():
         a, b = _side(only_mine, up, down), _side(only_theirs, up, down)
         if a and b and a != b:
