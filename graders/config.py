@@ -23,7 +23,7 @@ class GradingConfig(BaseModel):
     # point is within this much of the misconception's similarity (then nothing is asserted).
     alike_margin: float = Field(default=0.10, ge=0, le=1)
     correct_at: float = Field(default=0.80, ge=0, le=1, description="Share of max score.")
-    partially_correct_at: float = Field(default=0.35, ge=0, le=1)
+    partially_correct_at: float = Field(default=0.30, ge=0, le=1)
     review_confidence: float = Field(default=0.55, ge=0, le=1)
     max_answer_chars: int = Field(default=5000, ge=1, le=100_000)
     embedding_weight: float = Field(default=0.5, ge=0, le=1)

@@ -57,14 +57,27 @@ def exemplar_rows(
         if not named and not exemplar.partial:
             rows += [Row(NOTHING, pieces[j][1], -1, piece_vectors[j]) for j in mine]
             continue
-        for owner in named:
-            columns = np.flatnonzero(owners == owner)
-            sims = piece_vectors[mine] @ vectors[columns].T
-            best = np.unravel_index(int(np.argmax(sims)), sims.shape)
-            if float(sims[best]) < MIN_FIT:
+        # Each segment speaks for the one point it fits best, so a sentence that meets
+        # three key points does not become a phrasing of all three.
+        fits = {
+            owner: piece_vectors[mine] @ vectors[owners == owner].T
+            for owner in named
+            if (owners == owner).any()
+        }
+        if not fits:
+            continue
+        best_owner = np.array(
+            [max(fits, key=lambda o: float(fits[o][j].max())) for j in range(len(mine))]
+        )
+        for owner, sims in fits.items():
+            own = np.flatnonzero(best_owner == owner)
+            if not len(own):
                 continue
-            j = mine[int(best[0])]
-            rows.append(
-                Row(owner, pieces[j][1], int(alternatives[columns[int(best[1])]]), piece_vectors[j])
-            )
+            local = sims[own]
+            row, column = np.unravel_index(int(np.argmax(local)), local.shape)
+            if float(local[row, column]) < MIN_FIT:
+                continue
+            j = mine[int(own[int(row)])]
+            alternative = int(alternatives[np.flatnonzero(owners == owner)[int(column)]])
+            rows.append(Row(owner, pieces[j][1], alternative, piece_vectors[j]))
     return rows

@@ -107,6 +107,15 @@ def _stems(text: str) -> tuple[str, ...]:
     return tuple(_stemmer().stemWords(words))
 
 
+def _negated_words(stems: tuple[str, ...]) -> set[str]:
+    """Words right after a negator ("the format, not facts" -> facts)."""
+    found: set[str] = set()
+    for i, word in enumerate(stems):
+        if word in _NEGATORS:
+            found.update(w for w in stems[i + 1 : i + 3] if w not in _STOP and w not in _NEGATORS)
+    return found
+
+
 def _side(words: set[str], up: frozenset[str], down: frozenset[str]) -> int:
     """+1 or -1 when the words sit on one end of a scale only; 0 when on none or both."""
     high, low = bool(words & up), bool(words & down)
@@ -148,8 +157,10 @@ def difference(text: str, other: str) -> Difference:
     cues: list[str] = []
     mine, theirs = _stems(text), _stems(other)
     only_mine, only_theirs = set(mine) - set(theirs), set(theirs) - set(mine)
-    if is_negated(text) != is_negated(other) or bool(only_mine & _NEGATORS) != bool(
-        only_theirs & _NEGATORS
+    if (
+        is_negated(text) != is_negated(other)
+        or _negated_words(mine) & set(theirs)
+        or _negated_words(theirs) & set(mine)
     ):
         cues.append("negation")
     for name, (up, down) in _stemmed_scales().items():
