@@ -30,7 +30,11 @@ from graders.evaluation.datasets import Dataset, read_dataset
 from graders.evaluation.metrics import rouge_l
 from graders.evaluation.report import Baselines, Report, evaluate, fit_baselines, plots, write
 from graders.evaluation.runner import Record, grade_dataset
-from graders.evaluation.teacher_graded import grade_with_teacher_graded
+from graders.evaluation.teacher_graded import (
+    exemplars_from,
+    grade_with_exemplars,
+    grade_with_teacher_graded,
+)
 from graders.llm import LLMGrader
 
 # The SAF dataset: RUBRICATE_SAF_DIR, else the copy vendored in the repository (MIT).
@@ -91,22 +95,32 @@ async def _grade_all(
         return out, service.embedding.model, llm_model, feedback
 
 
-async def _teacher_graded_all(
+Taught = tuple[int, Dataset, int, str | None, list[int], list[Record]]
+
+
+async def _taught_all(
     settings: Settings,
     datasets: Sequence[Dataset],
     scores: Sequence[Sequence[float]],
     ks: Sequence[int],
+    graded: Dataset | None,
     backends: Backends | None,
-) -> list[tuple[Dataset, int, list[int], list[Record]]]:
-    """Each dataset graded again with K teacher-graded answers per question, for each K."""
-    out = []
+) -> list[Taught]:
+    """Each dataset graded again: with K teacher-graded answers per question (for each K),
+    and with another split's graded answers to the same questions as exemplars."""
+    out: list[Taught] = []
     async with runtime(settings, load_all_lessons(settings), backends) as state:
-        for dataset, predicted in zip(datasets, scores, strict=True):
+        for n, (dataset, predicted) in enumerate(zip(datasets, scores, strict=True)):
             for k in ks:
                 measured, records = await grade_with_teacher_graded(
                     state.service, dataset, predicted, k
                 )
-                out.append((dataset, k, measured, records))
+                out.append((n, dataset, k, None, measured, records))
+            if graded is not None:
+                taught = exemplars_from(dataset, graded)
+                if taught:
+                    measured, records = await grade_with_exemplars(state.service, dataset, taught)
+                    out.append((n, dataset, 0, graded.name, measured, records))
     return out
 
 
@@ -190,6 +204,13 @@ def eval_command(
             "that question's exemplars; figures on the rest, beside K=0. Repeatable."
         ),
     ] = None,
+    exemplars_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Graded answers to the same questions (SAF training for unseen_answers) "
+            "become their exemplars; figures beside those without."
+        ),
+    ] = None,
 ) -> None:
     """Grade human-scored answers; report agreement for rubricate and two baselines."""
     targets = _datasets(datasets or [SAF_ROOT / "unseen_answers", SAF_ROOT / "unseen_questions"])
@@ -208,6 +229,7 @@ def eval_command(
         concurrency=concurrency,
         refit_baselines=refit_baselines,
         teacher_graded=[k for k in teacher_graded or [] if k > 0],
+        exemplar_set=_read(exemplars_from) if exemplars_from else None,
     )
     typer.echo((output / "README.md").read_text())
 
@@ -223,6 +245,7 @@ def run_eval(
     refit_baselines: bool = False,
     backends: Backends | None = None,
     teacher_graded: Sequence[int] = (),
+    exemplar_set: Dataset | None = None,
 ) -> list[Report]:
     """Grade ``targets`` through the service; write JSON, Markdown and plots to ``output``.
 
@@ -252,21 +275,19 @@ def run_eval(
         reports.append(report)
         first_scores.append(outputs["rubricate"].scores)
         plots(output, dataset, outputs, report)
-    if teacher_graded:
+    if teacher_graded or exemplar_set is not None:
         taught = asyncio.run(
-            _teacher_graded_all(settings, targets, first_scores, teacher_graded, backends)
+            _taught_all(settings, targets, first_scores, teacher_graded, exemplar_set, backends)
         )
-        for (dataset, k, measured, recs), before in zip(
-            taught, [r for r in records for _ in teacher_graded], strict=True
-        ):
+        for n, dataset, k, source, measured, recs in taught:
             rest = Dataset(dataset.name, dataset.questions, [dataset.items[i] for i in measured])
             report, _ = evaluate(rest, recs, None, baselines, version)
-            zero, _ = evaluate(rest, [before[i] for i in measured], entry, baselines, version)
+            zero, _ = evaluate(rest, [records[n][i] for i in measured], entry, baselines, version)
             report.overall = {"rubricate": report.overall["rubricate"]} | {
                 "rubricate_k0": zero.overall["rubricate"],
-                **{n: f for n, f in report.overall.items() if n != "rubricate"},
+                **{name: f for name, f in report.overall.items() if name != "rubricate"},
             }
-            report.teacher_graded = k
+            report.teacher_graded, report.exemplars_from = k, source
             reports.append(report)
     write(output, reports)
     return reports

@@ -97,14 +97,22 @@ class Assembler:
         for m in draft.question.misconceptions:
             match = draft.matching[m.id]
             graders: list[str] = []
-            if match.similarity >= self.config.misconception_threshold:
+            held = vote.misconceptions.get(m.id, 0.0) if vote is not None else 0.0
+            threshold = self.config.misconception_threshold
+            if match.similarity >= threshold:
                 graders.append("embedding")
+            elif (
+                match.similarity >= threshold - self.config.corroborated_margin
+                and say
+                and held >= 0.5
+                and m.id not in abstained
+            ):
+                graders += ["embedding", "exemplars"]
             llm_seen = draft.llm.misconceptions.get(m.id) if draft.llm else None
             if llm_seen is not None and self._llm_may_assert() and m.id not in abstained:
                 graders.append("llm")
-            held = vote.misconceptions.get(m.id, 0.0) if vote is not None else 0.0
             decisive = vote is not None and vote.strength >= EXEMPLAR_ASSERT and held >= HELD_BY
-            if decisive and m.id not in abstained:
+            if decisive and m.id not in abstained and "exemplars" not in graders:
                 graders.append("exemplars")
             if graders and say and held < 0.25 and "exemplars" not in graders:
                 reasons.append(

@@ -15,10 +15,13 @@ class GradingConfig(BaseModel):
 
     met_threshold: float = Field(default=0.60, ge=0, le=1)
     partial_threshold: float = Field(default=0.45, ge=0, le=1)
-    misconception_threshold: float = Field(default=0.75, ge=0, le=1)
+    misconception_threshold: float = Field(default=0.70, ge=0, le=1)
     negation_penalty: float = Field(default=0.25, ge=0, le=1)
     question_echo_threshold: float = Field(default=0.88, ge=0, le=1.01)
     misconception_margin: float = Field(default=0.02, ge=-1, le=1)
+    # Below misconception_threshold by at most this, a misconception match counts when the
+    # nearest exemplars hold that misconception too.
+    corroborated_margin: float = Field(default=0.05, ge=0, le=1)
     # A segment "matches alike" a misconception and a key point it contradicts when the key
     # point is within this much of the misconception's similarity (then nothing is asserted).
     alike_margin: float = Field(default=0.10, ge=0, le=1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -89,6 +89,8 @@ class _Index:
 
 
 QUESTION = "\x00question"
+OPPOSITE_CHECKS = 3
+CLAUSE_SLACK = 0.05  # a clause stating the sentence's misconception is at most this less near
 CACHE_FORMAT = 2  # bump when the embedded rows change shape or order
 
 
@@ -323,9 +325,14 @@ class EmbeddingGrader:
         """
         config = self.config
         key_point_columns = index.key_points
+        weakest = config.misconception_threshold - config.corroborated_margin
+        contested = (sims[:, ~key_point_columns] >= weakest).any(axis=1)
+        for contested_row in np.flatnonzero(contested):
+            self._drop_opposite_key_points(index, pieces[contested_row], sims[contested_row])
         nearest_correct = sims[:, key_point_columns].max(axis=1, keepdims=True)
         closer = sims >= nearest_correct + config.misconception_margin
-        candidate = closer & (sims >= config.misconception_threshold) & ~key_point_columns
+        # Weaker matches are checked too: exemplars may corroborate them (graders.assemble).
+        candidate = closer & (sims >= weakest) & ~key_point_columns
         claimed = np.zeros(len(pieces), dtype=bool)
         abstentions: list[Abstention] = []
         misconception_of = np.where(~key_point_columns, index.owners, "")
@@ -335,12 +342,24 @@ class EmbeddingGrader:
                     claimed[i] = True
                     continue
                 mine = index.owners == misconception
+                clauses = [
+                    j
+                    for j, other in enumerate(pieces)
+                    if j != i and piece.start <= other.start and other.end <= piece.end
+                ]
+                near = sims[i, mine].max() - CLAUSE_SLACK
+                if clauses and not any(sims[j, mine].max() >= near for j in clauses):
+                    # A sentence near a misconception while none of its clauses is: the
+                    # mixture matches, no clause states it.
+                    closer[i, mine] = False
+                    continue
                 row = _best_row(sims[i], mine)
+                strong = bool(sims[i, row] >= config.misconception_threshold)
                 verdict = self._polarity(index, piece, sims[i], misconception, row)
                 if verdict is None:
-                    claimed[i] = True
+                    claimed[i] = claimed[i] or strong
                     continue
-                abstentions.append(verdict)
+                abstentions.append(replace(verdict, review=verdict.review and strong))
                 closer[i, mine] = False
         for i, piece in enumerate(pieces):  # a clause of a sentence that abstained abstains too
             for a in abstentions:
@@ -352,6 +371,18 @@ class EmbeddingGrader:
         sims = np.where(key_point_columns[None, :] | closer, sims, -1.0)
         sims[claimed[:, None] & key_point_columns[None, :]] = -1.0
         return sims, abstentions
+
+    def _drop_opposite_key_points(self, index: _Index, piece: Segment, row_sims: Vectors) -> None:
+        """Where a misconception contests a segment, a key point phrasing whose words say the
+        opposite of the segment is no evidence for it ("trains all the weights" is not
+        "trains a small set instead of all the weights"): its similarity is dropped, up to
+        OPPOSITE_CHECKS of the best rows."""
+        columns = np.flatnonzero(index.key_points)
+        for _ in range(OPPOSITE_CHECKS):
+            row = int(columns[int(np.argmax(row_sims[columns]))])
+            if row_sims[row] <= 0 or difference(piece.text, index.texts[row]).meaning != "opposite":
+                return
+            row_sims[row] = -1.0
 
     def _polarity(
         self, index: _Index, piece: Segment, row_sims: Vectors, misconception: str, row: int

@@ -141,3 +141,61 @@ def test_lesson_grading_keeps_hand_set_calibration(http: httpx.Client) -> None:
     body = {"lesson_id": "instruction-tuning", "question_id": "sc-4", "answer": "LoRA is cheap."}
     result = http.post("/v1/grade", json=body).json()
     assert result["versions"]["calibration"] == "hand-set-v1"
+
+
+def test_teacher_graded_eval_never_uses_a_measured_label(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    """K answers per question teach the grader; the rest are measured, and scrambling the
+    grades of the rest changes nothing the grader does."""
+    from dataclasses import replace
+
+    from app.runtime import load_all_lessons, runtime
+    from graders.evaluation.datasets import Dataset
+    from graders.evaluation.teacher_graded import grade_with_teacher_graded, picks
+
+    dataset = read_dataset(SAF / "unseen_questions").subset(12)
+    predicted = [len(i.answer) % 7 / 7 for i in dataset.items]  # any scores, no labels
+    chosen = picks(dataset, predicted, 4, (0.3, 0.8))
+    taught = {i for rows in chosen.values() for i in rows}
+    assert all(len(rows) == 4 for rows in chosen.values())
+    flipped = Dataset(
+        dataset.name,
+        dataset.questions,
+        [
+            item if n in taught else replace(item, score=1.0 - item.score, label=None)
+            for n, item in enumerate(dataset.items)
+        ],
+    )
+    settings = make_settings(tmp_path)
+
+    async def grade(data: Dataset) -> tuple[list[int], list[float]]:
+        async with runtime(settings, load_all_lessons(settings), Backends(embedder=embedder)) as st:
+            measured, records = await grade_with_teacher_graded(st.service, data, predicted, 4)
+            return measured, [r.percent for r in records]
+
+    measured, first = asyncio.run(grade(dataset))
+    again, second = asyncio.run(grade(flipped))
+    assert measured == again == [i for i in range(len(dataset.items)) if i not in taught]
+    assert first == second
+
+
+def test_teacher_graded_report_beside_k0(embedder: Embedder, tmp_path: Path) -> None:
+    dataset = read_dataset(SAF / "unseen_questions").subset(25)
+    reports = run_eval(
+        make_settings(tmp_path),
+        [dataset],
+        None,
+        load_calibration(DEFAULT_FILE),
+        tmp_path / "out",
+        backends=Backends(embedder=embedder),
+        teacher_graded=[5],
+    )
+    assert [r.teacher_graded for r in reports] == [0, 5]
+    taught = reports[1]
+    assert taught.n == len(dataset.items) - 5 * len(dataset.questions)
+    ours, zero = taught.overall["rubricate"], taught.overall["rubricate_k0"]
+    print("K=5", ours, "K=0", zero)
+    assert ours["pearson"] is not None and zero["pearson"] is not None
+    assert ours["pearson"] >= zero["pearson"] - 0.02
+    assert '"teacher_graded": 5' in (tmp_path / "out" / "results.json").read_text()

@@ -122,3 +122,57 @@ def test_alternatives_need_as_many_as_they_ask_for(tmp_path: Path) -> None:
     short = f"needs: 3\n{indent}alternatives: [[uses light], [makes sugar]]\n{indent}phrasings:"
     with pytest.raises(RubricFileError, match="needs 3 alternatives but lists 2"):
         load_lesson_file(write(tmp_path, short.join(first)))
+
+
+def _with_exemplar(lines: str) -> str:
+    """The demo lesson with one more exemplar on its first question."""
+    text = DEMO.read_text(encoding="utf-8")
+    head, tail = text.split("    exemplars:\n", 1)
+    return head + "    exemplars:\n" + lines + tail
+
+
+def test_exemplars_load_with_the_lesson() -> None:
+    lesson = load_lesson_file(DEMO)
+    question = lesson.questions[0]
+    assert question.exemplars
+    glucose = [e for e in question.exemplars if "glucose" not in e.answer.lower()]
+    assert glucose and all(
+        e.label.value in {"correct", "partially correct", "incorrect"} for e in glucose
+    )
+
+
+@pytest.mark.parametrize(
+    ("lines", "reason"),
+    [
+        (
+            '      - {answer: "It makes sugar.", label: correct, meets: [no-such-point]}\n',
+            "exemplars[0] names unknown ids: no-such-point",
+        ),
+        (
+            '      - {answer: "x y", label: incorrect, holds: [no-such-misconception]}\n',
+            "names unknown ids: no-such-misconception",
+        ),
+        (
+            '      - {answer: "x y", label: incorrect, meets: [makes-glucose-oxygen], '
+            "partial: [makes-glucose-oxygen]}\n",
+            "named as both met and partial",
+        ),
+        ('      - {answer: "x y", label: great}\n', "exemplars[0].label"),
+        ('      - {answer: "x y", label: correct, score: 99}\n', "score 99.0 is over"),
+    ],
+)
+def test_bad_exemplars_name_file_field_and_reason(tmp_path: Path, lines: str, reason: str) -> None:
+    path = write(tmp_path, _with_exemplar(lines))
+    with pytest.raises(RubricFileError) as err:
+        load_lesson_file(path)
+    assert reason in str(err.value) and str(path) in str(err.value)
+    failed = CliRunner().invoke(cli, ["rubrics", "check", str(path)])
+    assert failed.exit_code == 1 and reason in failed.output
+
+
+def test_every_question_of_the_lesson_has_exemplars() -> None:
+    lesson = load_lessons()["instruction-tuning"]
+    for question in lesson.questions:
+        labels = {e.label.value for e in question.exemplars}
+        assert len(question.exemplars) >= 5, question.id
+        assert {"correct", "incorrect"} <= labels, question.id

@@ -155,6 +155,7 @@ class Report:
     feedback: dict[str, float] | None = None
     baselines: dict[str, Any] = field(default_factory=dict)
     teacher_graded: int = 0  # answers per question graded by a teacher first (not measured)
+    exemplars_from: str | None = None  # a split whose graded answers served as exemplars
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()

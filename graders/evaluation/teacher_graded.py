@@ -52,20 +52,41 @@ async def grade_with_teacher_graded(
     """Indexes of the measured items (those not teacher-graded) and their records."""
     cuts = (service.config.partially_correct_at, service.config.correct_at)
     chosen = picks(dataset, predicted, k, cuts)
-    taught = {i for rows in chosen.values() for i in rows}
+    taught = {qid: [dataset.items[i] for i in rows] for qid, rows in chosen.items()}
+    return await grade_with_exemplars(service, dataset, taught, concurrency=concurrency)
+
+
+def exemplars_from(dataset: Dataset, graded: Dataset) -> dict[str, list[Item]]:
+    """The graded answers of another split to the same questions (SAF training for
+    unseen_answers), as each question's exemplars."""
+    return {
+        qid: [i for i in graded.items if i.question_id == qid]
+        for qid in dataset.questions
+        if qid in graded.questions
+    }
+
+
+async def grade_with_exemplars(
+    service: GradingService,
+    dataset: Dataset,
+    exemplars: dict[str, list[Item]],
+    *,
+    concurrency: int = 16,
+) -> tuple[list[int], list[Record]]:
+    """Grade the dataset's items that are not exemplars, with those exemplars set."""
+    cuts = (service.config.partially_correct_at, service.config.correct_at)
     rubrics = {qid: await rubric_for(service, q) for qid, q in dataset.questions.items()}
-    for qid, rows in chosen.items():
+    for qid, items in exemplars.items():
         lesson, question = rubrics[qid]
         max_score = dataset.questions[qid].max_score
         graded = []
-        for i in rows:
-            item = dataset.items[i]
+        for item in items:
             percent = item.score / max_score if max_score else 0.0
-            graded.append(
-                GradedAnswer(item.answer, percent, _label(item, percent, cuts), source="teacher")
-            )
+            label = _label(item, percent, cuts)
+            graded.append(GradedAnswer(item.answer, percent, label, source="teacher"))
         await service.set_exemplars(lesson, question, graded)
-    measured = [i for i in range(len(dataset.items)) if i not in taught]
+    taught = {id(item) for items in exemplars.values() for item in items}
+    measured = [i for i, item in enumerate(dataset.items) if id(item) not in taught]
     rest = Dataset(dataset.name, dataset.questions, [dataset.items[i] for i in measured])
     try:
         records = await grade_dataset(service, rest, concurrency=concurrency)
