@@ -99,7 +99,7 @@ def grade(
         async with runtime(settings, load_all_lessons(settings)) as state:
             if state.llm is not None:
                 await _wait_for_llm(state.llm, settings.llm_health_interval_s * 3)
-            return await state.service.grade(lesson, question, text)
+            return await state.service.grade(lesson, question, text, wait_for_llm=True)
 
     try:
         result = asyncio.run(run())

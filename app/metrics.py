@@ -7,6 +7,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graders.admission import Admission
 from graders.result import GradeResult
 
 
@@ -35,6 +36,27 @@ class Metrics:
         self.llm_ready = Gauge(
             "rubricate_llm_ready", "1 when the LLM server answers.", registry=self.registry
         )
+        self.llm_in_flight = Gauge(
+            "rubricate_llm_in_flight",
+            "LLM calls in flight (admission control).",
+            registry=self.registry,
+        )
+        self.llm_expected = Gauge(
+            "rubricate_llm_expected_seconds",
+            "How long a new LLM call is expected to take now; -1 before any measurement.",
+            registry=self.registry,
+        )
+        self.llm_skipped = Gauge(
+            "rubricate_llm_skipped",
+            "LLM calls skipped by admission control since start.",
+            registry=self.registry,
+        )
+
+    def observe_llm_queue(self, admission: Admission) -> None:
+        expected = admission.expected()
+        self.llm_in_flight.set(admission.in_flight)
+        self.llm_expected.set(-1 if expected is None else expected)
+        self.llm_skipped.set(admission.skipped)
 
     def record(self, result: GradeResult) -> None:
         self.grades.labels(result.lesson_id, result.label.value).inc()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.settings import Settings
+from graders.admission import Admission
 from graders.calibration import DEFAULT_FILE as DEFAULT_CALIBRATION
 from graders.calibration import Calibration, load_calibration
 from graders.config import GradingConfig
@@ -89,7 +90,16 @@ async def runtime(
             llm = LLMGrader(client, model, embedding.key_point_similarity)
             grading = embedding.config = _weighted(settings, model)
         calibration, calibrate_lessons = _calibration(settings)
-        service = GradingService(lessons, embedding, grading, llm, calibration, calibrate_lessons)
+        service = GradingService(
+            lessons,
+            embedding,
+            grading,
+            llm,
+            calibration,
+            calibrate_lessons,
+            admission=Admission(settings.llm_max_concurrency),
+            llm_budget_s=settings.llm_budget_s,
+        )
         await service.prepare_exemplars()
         state = Runtime(service, batching, llm)
         if llm is not None and client is not None:

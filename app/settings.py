@@ -56,6 +56,14 @@ class Settings(BaseSettings):
         default=45.0, gt=0, le=600, description="Longest wait for the LLM per answer."
     )
     llm_max_concurrency: int = Field(default=16, ge=1, le=1024)
+    llm_budget_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=600,
+        description="Interactive budget: how long POST /v1/grade, LTI and batch rows let the "
+        "LLM take. Admission control skips the LLM (llm: skipped) when it cannot answer in "
+        "time; require_llm waits up to llm_timeout_s.",
+    )
     llm_retries: int = Field(default=2, ge=0, le=10)
     llm_health_interval_s: float = Field(default=2.0, gt=0, le=300)
     local_vllm: bool = Field(

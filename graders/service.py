@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from importlib import metadata
 
+from graders.admission import Admission
 from graders.assemble import Assembler, Draft, label_of
 from graders.auto_rubric import (
     ADHOC_PREFIX,
@@ -20,9 +21,10 @@ from graders.errors import AnswerTooLong, LLMRequired, UnknownLesson, UnknownQue
 from graders.exemplars import ExemplarBank, GradedAnswer, Vote, rubric_exemplars
 from graders.features import Features, extract
 from graders.feedback import NO_ANSWER, build_feedback
-from graders.llm import LLMGrade, LLMGrader, LLMGradingFailed
+from graders.llm import LLMGrader
+from graders.llm_step import LLMStep
 from graders.question_fit import QuestionFit, fit_question
-from graders.result import GradeResult, GraderStatus, Label
+from graders.result import GradeResult, Label
 from rubrics import Lesson, Question
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ class GradingService:
         llm: LLMGrader | None = None,
         calibration: Calibration | None = None,
         calibrate_lessons: bool = False,
+        admission: Admission | None = None,
+        llm_budget_s: float | None = None,
     ) -> None:
         self.lessons = lessons
         self.embedding = embedding
@@ -60,6 +64,11 @@ class GradingService:
         # lessons keep their hand-set scoring unless a calibration file is configured.
         self.calibrate_lessons = calibrate_lessons
         self._inline: dict[tuple[str, str, float, str | None], Lesson] = {}
+        # The interactive budget: how long grade() and grade_inline() let the LLM take
+        # (None: as long as it needs). Admission control skips the LLM when it cannot.
+        self.llm_budget_s = llm_budget_s
+        self.admission = admission or Admission(slots=8)
+        self._llm_step = LLMStep(llm, self.admission)
         self.exemplars = ExemplarBank(embedding.embedder, config)
         self._fits: dict[tuple[str, str], QuestionFit] = {}
         self.assembler = Assembler(
@@ -124,12 +133,22 @@ class GradingService:
         *,
         student_id: str | None = None,
         require_llm: bool = False,
+        wait_for_llm: bool = False,
     ) -> GradeResult:
+        """Grade within the interactive budget, unless ``require_llm`` or ``wait_for_llm``."""
         lesson, question = self.find(lesson_id, question_id)
         result, _ = await self.grade_question(
-            lesson, question, answer, student_id=student_id, require_llm=require_llm
+            lesson,
+            question,
+            answer,
+            student_id=student_id,
+            require_llm=require_llm,
+            budget_s=self._budget(require_llm or wait_for_llm),
         )
         return result
+
+    def _budget(self, wait: bool) -> float | None:
+        return None if wait else self.llm_budget_s
 
     async def grade_inline(
         self,
@@ -149,7 +168,12 @@ class GradingService:
         """
         lesson = await self.inline_lesson(prompt, reference_answer, max_score, question_id)
         result, _ = await self.grade_question(
-            lesson, lesson.questions[0], answer, student_id=student_id, require_llm=require_llm
+            lesson,
+            lesson.questions[0],
+            answer,
+            student_id=student_id,
+            require_llm=require_llm,
+            budget_s=self._budget(require_llm),
         )
         return result
 
@@ -197,17 +221,22 @@ class GradingService:
         require_llm: bool = False,
         features: bool = False,
         leave_out: bool = False,
+        budget_s: float | None = None,
     ) -> tuple[GradeResult, Features | None]:
         """Grade against a given (lesson, question); with ``features`` also return them.
 
         With a calibration for this service's models, the score and label come from it.
         ``leave_out``: an exemplar with this very answer does not vote (fitting a question
-        on its own graded answers).
+        on its own graded answers). ``budget_s``: the LLM is asked only if admission control
+        expects its verdict within this many seconds, and never waited for longer (None:
+        wait as long as the LLM client's own timeout).
         """
         self.check_answer(answer)
         empty = not answer.strip()
         matching = await self.embedding.match(lesson.id, question, answer)
-        llm, llm_status = await self._llm(lesson, question, answer, empty=empty)
+        llm, llm_status = await self._llm_step.verdict(
+            lesson, question, answer, empty=empty, budget_s=budget_s
+        )
         if require_llm and llm is None:
             raise LLMRequired(llm_status.reason or llm_status.state)
         vote = self.exemplars.vote(
@@ -267,17 +296,3 @@ class GradingService:
                 ),
             }
         )
-
-    async def _llm(
-        self, lesson: Lesson, question: Question, answer: str, *, empty: bool
-    ) -> tuple[LLMGrade | None, GraderStatus]:
-        if self.llm is None:
-            return None, GraderStatus(state="disabled", reason="no LLM configured")
-        if empty:
-            return None, GraderStatus(state="skipped", model=self.llm.model, reason="empty answer")
-        try:
-            grade = await self.llm.grade(lesson, question, answer)
-        except LLMGradingFailed as exc:
-            log.warning("LLM grader failed for %s/%s: %s", lesson.id, question.id, exc)
-            return None, GraderStatus(state="unavailable", model=self.llm.model, reason=str(exc))
-        return grade, GraderStatus(state="used", model=self.llm.model, comment=grade.feedback)

@@ -43,5 +43,8 @@ async def readyz(request: Request, metrics: MetricsDep) -> dict[str, Any] | JSON
 
 
 @router.get("/metrics", include_in_schema=False)
-async def prometheus(metrics: MetricsDep) -> Response:
+async def prometheus(request: Request, metrics: MetricsDep) -> Response:
+    state: Runtime | None = request.app.state.runtime
+    if state is not None:
+        metrics.observe_llm_queue(state.service.admission)
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,69 @@
+"""Asking the LLM for one answer's verdicts, within a deadline when there is one.
+
+A failed, skipped or late LLM never fails the grade: the result names the LLM's state
+(used, skipped, unavailable, disabled) and why, and the embedding grade stands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from graders.admission import Admission, Decision
+from graders.llm import LLMGrade, LLMGrader, LLMGradingFailed
+from graders.result import GraderStatus
+from rubrics import Lesson, Question
+
+log = logging.getLogger(__name__)
+
+
+class LLMStep:
+    def __init__(self, llm: LLMGrader | None, admission: Admission) -> None:
+        self.llm = llm
+        self.admission = admission
+
+    async def verdict(
+        self,
+        lesson: Lesson,
+        question: Question,
+        answer: str,
+        *,
+        empty: bool,
+        budget_s: float | None,
+    ) -> tuple[LLMGrade | None, GraderStatus]:
+        if self.llm is None:
+            return None, GraderStatus(state="disabled", reason="no LLM configured")
+        if empty:
+            return None, GraderStatus(state="skipped", model=self.llm.model, reason="empty answer")
+        if not self.llm.ready:
+            return None, GraderStatus(
+                state="unavailable", model=self.llm.model, reason=self.llm.state_reason
+            )
+        decision = self.admission.decide(budget_s) if budget_s is not None else None
+        if decision is not None and not decision.admitted:
+            return None, GraderStatus(state="skipped", model=self.llm.model, reason=decision.reason)
+        try:
+            if decision is None:
+                grade = await self.llm.grade(lesson, question, answer)
+            else:
+                grade = await self._within(decision, budget_s or 0.0, lesson, question, answer)
+        except TimeoutError:
+            reason = f"no verdict within the {budget_s:g} s budget"
+            return None, GraderStatus(state="skipped", model=self.llm.model, reason=reason)
+        except LLMGradingFailed as exc:
+            log.warning("LLM grader failed for %s/%s: %s", lesson.id, question.id, exc)
+            return None, GraderStatus(state="unavailable", model=self.llm.model, reason=str(exc))
+        return grade, GraderStatus(state="used", model=self.llm.model, comment=grade.feedback)
+
+    async def _within(
+        self, decision: Decision, budget_s: float, lesson: Lesson, question: Question, answer: str
+    ) -> LLMGrade:
+        with self.admission.call(decision) as outcome:
+            try:
+                async with asyncio.timeout(budget_s):
+                    grade = await self.llm.grade(lesson, question, answer)  # type: ignore[union-attr]
+            except TimeoutError:
+                outcome.cut()
+                raise
+            outcome.ok()
+            return grade
