@@ -280,6 +280,8 @@ def run_eval(
             _taught_all(settings, targets, first_scores, teacher_graded, exemplar_set, backends)
         )
         for n, dataset, k, source, measured, recs in taught:
+            if not measured:  # every answer was teacher-graded: nothing left to measure
+                continue
             rest = Dataset(dataset.name, dataset.questions, [dataset.items[i] for i in measured])
             report, _ = evaluate(rest, recs, None, baselines, version)
             zero, _ = evaluate(rest, [records[n][i] for i in measured], entry, baselines, version)
