@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install vllm browser serve test test-fast lint bench bench-batch bench-llm eval calibrate clean
+.PHONY: install vllm browser serve test test-fast lint bench bench-batch bench-llm bench-load bench-lesson eval calibrate clean
 
 install: $(STAMP)
 
@@ -54,18 +54,35 @@ bench: install vllm
 bench-llm: install vllm
 	$(BIN)/python -m bench.llm
 
+# A class submitting at once against the default server with the local LLM ready: answers/s,
+# p50/p95/p99, how the LLM was used, at 8, 32 and 128 closed-loop clients for 30 s each.
+bench-load: install vllm
+	$(BIN)/python -m bench.load
+
+# The lesson answer bank: labels right per question, off by two, right answers told they hold a
+# misconception; with and without the rubric's exemplars.
+bench-lesson: install
+	$(BIN)/python -m bench.lesson_bank --verbose
+	$(BIN)/python -m bench.lesson_bank --no-exemplars
+
 # Batch grading: answers/s, time to first result, peak RSS at 1,000 and 10,000 rows.
 bench-batch: install
 	$(BIN)/python -m bench.batch
 
 # Grading quality on SAF (RUBRICATE_SAF_DIR, default data/saf: vendored, MIT), embeddings
-# only: figures, Markdown and plots into docs/eval/. `make calibrate` refits the shipped
+# only: figures, Markdown and plots into docs/eval/; then unseen_questions with 5, 10 and 20
+# teacher-graded answers per question, and unseen_answers with the training answers as
+# exemplars. `make calibrate` refits the shipped
 # calibration on SAF training (never on the unseen_* splits it is measured on).
 SAF_DIR ?= $(or $(RUBRICATE_SAF_DIR),data/saf)
 
 eval: install
 	RUBRICATE_SAF_DIR=$(SAF_DIR) $(BIN)/rubricate eval $(SAF_DIR)/unseen_answers \
 		$(SAF_DIR)/unseen_questions --no-llm --output docs/eval
+	RUBRICATE_SAF_DIR=$(SAF_DIR) $(BIN)/rubricate eval $(SAF_DIR)/unseen_questions --no-llm \
+		--teacher-graded 5 --teacher-graded 10 --teacher-graded 20 --output docs/eval/teacher-graded
+	RUBRICATE_SAF_DIR=$(SAF_DIR) $(BIN)/rubricate eval $(SAF_DIR)/unseen_answers --no-llm \
+		--exemplars-from $(SAF_DIR)/training --output docs/eval/exemplars
 
 calibrate: install
 	RUBRICATE_SAF_DIR=$(SAF_DIR) $(BIN)/rubricate calibrate --train $(SAF_DIR)/training --no-llm

@@ -1,0 +1,107 @@
+"""A class submitting at once: closed-loop clients against `rubricate serve`, LLM included.
+
+    python -m bench.load [--clients 8 32 128] [--seconds 30] [--url URL]
+
+Without --url it starts `rubricate serve` as `make serve` does (the local vLLM when
+prepared, or RUBRICATE_LLM_URL), waits until /readyz reports the LLM ready (or
+--no-llm-wait), then for each concurrency runs that many clients, each posting a
+different answer as soon as its last one came back, for --seconds. Prints answers/s,
+p50/p95/p99 latency, the share answered 200 (and 429/503 with Retry-After), and how the
+LLM was used (used / skipped / unavailable). Loopback only, bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+
+import httpx
+
+from bench.common import percentile, server, student_answers
+
+LESSON = "instruction-tuning"
+
+
+async def run(url: str, clients: int, seconds: float) -> dict[str, object]:
+    answers = itertools.cycle(student_answers(4000, seed=clients))
+    latencies: list[float] = []
+    statuses: Counter[str] = Counter()
+    llm: Counter[str] = Counter()
+    stop = time.monotonic() + seconds
+
+    async def client_loop(http: httpx.AsyncClient) -> None:
+        while time.monotonic() < stop:
+            question, answer = next(answers)
+            body = {"lesson_id": LESSON, "question_id": question, "answer": answer}
+            start = time.perf_counter()
+            try:
+                response = await http.post("/v1/grade", json=body)
+            except httpx.HTTPError as exc:
+                statuses[type(exc).__name__] += 1
+                continue
+            latencies.append(time.perf_counter() - start)
+            code = response.status_code
+            ok_busy = code in (429, 503) and "retry-after" in response.headers
+            statuses[str(code) + (" with Retry-After" if ok_busy else "")] += 1
+            if code == 200:
+                llm[response.json()["graders"]["llm"]["state"]] += 1
+            elif ok_busy:
+                await asyncio.sleep(min(float(response.headers["retry-after"]), 1.0))
+
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+        began = time.perf_counter()
+        await asyncio.gather(*(client_loop(http) for _ in range(clients)))
+        elapsed = time.perf_counter() - began
+    answered = sum(n for s, n in statuses.items() if s == "200" or "Retry-After" in s)
+    total = sum(statuses.values())
+    return {
+        "clients": clients,
+        "answers_per_s": round(statuses["200"] / elapsed, 1),
+        "p50_s": round(percentile(latencies, 50), 3) if latencies else None,
+        "p95_s": round(percentile(latencies, 95), 3) if latencies else None,
+        "p99_s": round(percentile(latencies, 99), 3) if latencies else None,
+        "answered_share": round(answered / total, 3) if total else None,
+        "statuses": dict(statuses),
+        "llm": dict(llm),
+    }
+
+
+@contextmanager
+def target(url: str | None, wait_llm: bool) -> Iterator[str]:
+    if url:
+        with nullcontext(url) as found:
+            yield found
+        return
+    env = {"RUBRICATE_LLM_ENABLED": "true", "RUBRICATE_RATE_LIMIT_PER_MINUTE": "0"}
+    with server(env, timeout=600) as started:
+        deadline = time.monotonic() + 300
+        while wait_llm and time.monotonic() < deadline:
+            ready = httpx.get(started + "/readyz", timeout=5).json()
+            if ready["llm"]["state"] == "ready":
+                break
+            time.sleep(1)
+        yield started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, nargs="+", default=[8, 32, 128])
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--url")
+    parser.add_argument("--no-llm-wait", action="store_true")
+    args = parser.parse_args()
+    with target(args.url, not args.no_llm_wait) as url:
+        ready = httpx.get(url + "/readyz", timeout=5).json()
+        print(f"LLM: {ready['llm']['state']} ({ready['llm'].get('model')})")
+        for clients in args.clients:
+            print(asyncio.run(run(url, clients, args.seconds)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
