@@ -72,8 +72,8 @@ bench-batch: install
 # Grading quality on SAF (RUBRICATE_SAF_DIR, default data/saf: vendored, MIT), embeddings
 # only: figures, Markdown and plots into docs/eval/; then unseen_questions with 5, 10 and 20
 # teacher-graded answers per question, and unseen_answers with the training answers as
-# exemplars. `make calibrate` refits the shipped
-# calibration on SAF training (never on the unseen_* splits it is measured on).
+# exemplars. `make calibrate` refits the shipped calibration on SAF training (never on the
+# unseen_* splits it is measured on).
 SAF_DIR ?= $(or $(RUBRICATE_SAF_DIR),data/saf)
 
 eval: install
