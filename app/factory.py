@@ -55,14 +55,9 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.state.metrics = metrics
     app.state.runtime = None
     problems.install(app)
-    app.include_router(grade.router)
-    app.include_router(lessons.router)
-    app.include_router(health.router)
-    app.include_router(lti.router)
-    app.include_router(lti.admin)
-    app.include_router(teacher.router)
-    app.include_router(widget.router)
-    app.include_router(batch_routes.router)
+    routers = (grade, lessons, health, lti, teacher, widget, batch_routes)
+    for router in [r.router for r in routers] + [lti.admin]:
+        app.include_router(router, responses=problems.PROBLEM_RESPONSES)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, exempt=("/v1/batches",))
     app.add_middleware(

@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from app.auth import Forbidden, NotAuthenticated
 from app.lti.errors import STATUSES as LTI_STATUSES
@@ -17,6 +19,7 @@ from graders.errors import (
     BadBatchFile,
     BatchFinished,
     BatchNotFound,
+    IdempotencyKeyReused,
     LLMRequired,
     NotReady,
     RubricateError,
@@ -37,9 +40,42 @@ STATUS: dict[type[RubricateError], int] = {
     BadBatchFile: 400,
     UploadTooLarge: 413,
     BatchFinished: 409,
+    IdempotencyKeyReused: 409,
 }
 STATUS.update(LTI_STATUSES)
 STATUS.update({NotAuthenticated: 401, Forbidden: 403})
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail; some carry more members (``limit``, ``line``, ``errors``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+_MEANINGS = {
+    400: "Malformed request: bad JSON, not UTF-8, or an unreadable upload",
+    401: "No valid API key or LTI session",
+    403: "Not allowed",
+    404: "No such lesson, question, batch or platform",
+    409: "Conflict with the resource's state",
+    413: "Answer or body over its limit",
+    422: "A field missing or of the wrong type",
+    429: "Rate limited; see Retry-After",
+    503: "Not ready, or the LLM is required and cannot grade",
+}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": meaning,
+        "content": {"application/problem+json": {"schema": Problem.model_json_schema()}},
+    }
+    for status, meaning in _MEANINGS.items()
+}
 
 
 def problem(
@@ -62,6 +98,15 @@ def _validation_detail(exc: RequestValidationError) -> tuple[int, str, list[dict
         return 400, "The request body is not valid JSON (or not UTF-8).", errors
     parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors]
     return 422, "; ".join(parts), errors
+
+
+def _allowed(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def install(app: FastAPI) -> None:
@@ -90,7 +135,11 @@ def install(app: FastAPI) -> None:
         title = {404: "Not found", 405: "Method not allowed", 400: "Bad request"}.get(
             exc.status_code, "HTTP error"
         )
-        return problem(exc.status_code, title, str(exc.detail), request)
+        response = problem(exc.status_code, title, str(exc.detail), request)
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # every method the path has, not one route's (RFC 9110)
+            response.headers["Allow"] = ", ".join(_allowed(request))
+        return response
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
 from rubrics import Lesson, QuestionKind
 
@@ -18,8 +19,31 @@ class InlineQuestion(BaseModel):
     id: str | None = Field(default=None, max_length=64)
 
 
+# A question named by lesson_id and question_id, or given inline: exactly one of the two.
+_ONE_QUESTION: JsonDict = {
+    "oneOf": [
+        {
+            "required": ["lesson_id", "question_id"],
+            "properties": {
+                "lesson_id": {"type": "string"},
+                "question_id": {"type": "string"},
+                "question": {"type": "null"},
+            },
+        },
+        {
+            "required": ["question"],
+            "properties": {
+                "question": {"type": "object"},
+                "lesson_id": {"type": "null"},
+                "question_id": {"type": "null"},
+            },
+        },
+    ]
+}
+
+
 class GradeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_ONE_QUESTION)
 
     lesson_id: str | None = Field(
         default=None, min_length=1, max_length=64, examples=["instruction-tuning"]

@@ -78,6 +78,17 @@ class UploadTooLarge(RubricateError):
         self.limit = limit
 
 
+class IdempotencyKeyReused(RubricateError):
+    """An Idempotency-Key sent again with a different file."""
+
+    title = "Idempotency-Key reused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This Idempotency-Key was used for a different upload; use a new key for a new file."
+        )
+
+
 class BatchFinished(RubricateError):
     """Cancelling a batch that has already finished."""
 

@@ -108,6 +108,21 @@ def test_class_of_2000_rows_end_to_end(client: httpx.Client) -> None:
     assert "<script" not in page.text and "src=" not in page.text and "href=" not in page.text
 
 
+def test_an_idempotency_key_reused_for_another_file_is_refused(client: httpx.Client) -> None:
+    first = to_csv(class_rows(4))
+    created = upload(client, first, **{"Idempotency-Key": "reuse-1"})
+    assert created.status_code == 202, created.text
+    replay = upload(client, first, **{"Idempotency-Key": "reuse-1"})
+    assert replay.status_code == 202 and replay.json()["id"] == created.json()["id"]
+    assert replay.headers["idempotent-replayed"] == "true"
+    other = upload(client, to_csv(class_rows(5)), **{"Idempotency-Key": "reuse-1"})
+    assert other.status_code == 409, other.text
+    assert other.headers["content-type"] == "application/problem+json"
+    assert "different upload" in other.json()["detail"]
+    empty = upload(client, b"", **{"Idempotency-Key": "reuse-1"})
+    assert empty.status_code == 400 and "empty" in empty.json()["detail"]
+
+
 def test_bad_rows_are_reported_and_the_rest_graded(client: httpx.Client) -> None:
     good = f"s1,{LESSON},q1,Plants need light water and carbon dioxide"
     body = "\n".join(

@@ -13,7 +13,7 @@ from app.deps import SettingsDep
 from graders.batch import BatchInfo, BatchManager
 from graders.batch.manager import save_upload
 from graders.batch.report import ClassReport, render_html
-from graders.errors import NotReady, UploadTooLarge
+from graders.errors import BadBatchFile, NotReady, UploadTooLarge
 
 router = APIRouter(prefix="/v1", tags=["batches"], dependencies=[Depends(require_teacher)])
 
@@ -36,7 +36,25 @@ def _accepted(info: BatchInfo, *, replayed: bool) -> JSONResponse:
     return JSONResponse(info.model_dump(mode="json"), status_code=202, headers=headers)
 
 
-@router.post("/batches", status_code=202, response_model=BatchInfo)
+# The body is the raw file, streamed to disk. Documented as CSV (JSON Lines is accepted too):
+# a header naming the four columns, then one answer a row.
+UPLOAD = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {
+                "schema": {
+                    "type": "string",
+                    "pattern": "^(row_id,)?student_id,lesson_id,question_id,answer"
+                    "\\r?\\n[^\\r\\n]+",
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/batches", status_code=202, response_model=BatchInfo, openapi_extra=UPLOAD)
 async def create_batch(
     request: Request,
     batches: BatchesDep,
@@ -45,14 +63,19 @@ async def create_batch(
     filename: Annotated[str | None, Query(max_length=255)] = None,
 ) -> JSONResponse:
     """Upload a CSV or JSONL file as the raw body; grading runs in the background."""
-    if idempotency_key and (earlier := await batches.by_key(idempotency_key)):
-        return _accepted(earlier, replayed=True)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > settings.batch_max_bytes:
         raise UploadTooLarge(settings.batch_max_bytes)
     path = await save_upload(request.stream(), batches.upload_dir, settings.batch_max_bytes)
     try:
-        info, created = await batches.submit(path, filename=filename, key=idempotency_key)
+        if not path.stat().st_size:  # no file, whatever the Idempotency-Key says
+            raise BadBatchFile(1, "the file is empty")
+        token = None
+        if idempotency_key:
+            earlier, token = await batches.by_key(idempotency_key, path)
+            if earlier is not None:
+                return _accepted(earlier, replayed=True)
+        info, created = await batches.submit(path, filename=filename, key=token)
     finally:
         with contextlib.suppress(OSError):
             path.unlink()
@@ -69,7 +92,15 @@ async def cancel_batch(batch_id: str, batches: BatchesDep) -> BatchInfo:
     return await batches.cancel(batch_id)
 
 
-@router.get("/batches/{batch_id}/results")
+@router.get(
+    "/batches/{batch_id}/results",
+    responses={
+        200: {
+            "description": "JSON Lines or CSV, one row a line",
+            "content": {"application/x-ndjson": {}, "text/csv": {}},
+        }
+    },
+)
 async def batch_results(
     batch_id: str, batches: BatchesDep, format: Literal["csv", "jsonl"] = "jsonl"
 ) -> StreamingResponse:
@@ -78,7 +109,11 @@ async def batch_results(
     return StreamingResponse(batches.results(batch_id, format), media_type=MEDIA[format])
 
 
-@router.get("/batches/{batch_id}/report", response_model=ClassReport)
+@router.get(
+    "/batches/{batch_id}/report",
+    response_model=ClassReport,
+    responses={200: {"content": {"text/html": {}}}},
+)
 async def batch_report(
     batch_id: str,
     batches: BatchesDep,

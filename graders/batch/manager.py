@@ -28,7 +28,13 @@ from graders.batch.models import FINISHED, BatchInfo
 from graders.batch.parse import ParsedRow, parse
 from graders.batch.report import ClassReport, build_report
 from graders.batch.store import BatchStore, NewRow, PendingRow, ResultRow
-from graders.errors import BatchFinished, BatchNotFound, RubricateError, UploadTooLarge
+from graders.errors import (
+    BatchFinished,
+    BatchNotFound,
+    IdempotencyKeyReused,
+    RubricateError,
+    UploadTooLarge,
+)
 from graders.service import GradingService
 
 log = logging.getLogger(__name__)
@@ -91,6 +97,16 @@ def _temp_file(folder: Path) -> tuple[int, str]:
     return tempfile.mkstemp(prefix="upload-", suffix=".part", dir=folder)
 
 
+def idempotency_token(key: str, path: Path) -> str:
+    """What is stored for an Idempotency-Key: its hash, then the upload's, so the same key
+    sent with another file is told apart from a retry (IETF httpapi idempotency draft)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return hashlib.sha256(key.encode()).hexdigest()[:32] + ":" + digest.hexdigest()[:32]
+
+
 class BatchManager:
     """Owns the store and the worker task; one per running app (or CLI run)."""
 
@@ -125,9 +141,17 @@ class BatchManager:
             self._task = None
 
     # -- intake -----------------------------------------------------------------------
-    async def by_key(self, key: str) -> BatchInfo | None:
-        record = await asyncio.to_thread(self.store.by_key, key)
-        return record.info(time.time()) if record else None
+    async def by_key(self, key: str, path: Path) -> tuple[BatchInfo | None, str]:
+        """The batch an Idempotency-Key and upload already made, and the key's stored form.
+
+        Raises IdempotencyKeyReused when the key was used for a different file."""
+        token = await asyncio.to_thread(idempotency_token, key, path)
+        record = await asyncio.to_thread(self.store.by_key, token)
+        if record is not None:
+            return record.info(time.time()), token
+        if await asyncio.to_thread(self.store.key_in_use, token.split(":")[0] + ":"):
+            raise IdempotencyKeyReused()
+        return None, token
 
     async def submit(
         self, path: Path, *, filename: str | None = None, key: str | None = None

@@ -178,6 +178,12 @@ class BatchStore:
         self.engine.dispose()
 
     # -- creating ---------------------------------------------------------------------
+    def key_in_use(self, prefix: str) -> bool:
+        """Whether any batch's idempotency key starts with ``prefix``."""
+        query = select(batches.c.id).where(batches.c.idempotency_key.startswith(prefix))
+        with self.engine.connect() as conn:
+            return conn.execute(query.limit(1)).first() is not None
+
     def by_key(self, key: str) -> BatchRecord | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(batches).where(batches.c.idempotency_key == key)).first()
