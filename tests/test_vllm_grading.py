@@ -111,9 +111,14 @@ def test_twenty_concurrent_requests_complete(llm_live: LiveServer) -> None:
         }
         for n in range(20)
     ]
+    started = time.monotonic()
     responses = post_all(llm_live, bodies)
     assert [r.status_code for r in responses] == [200] * 20
-    assert all(r.json()["graders"]["llm"]["state"] in {"used", "unavailable"} for r in responses)
+    # Nobody waits for the LLM past the 1 s interactive budget: a class is never held up.
+    assert time.monotonic() - started < 20
+    states = [r.json()["graders"]["llm"] for r in responses]
+    assert all(s["state"] in {"used", "skipped", "unavailable"} for s in states)
+    assert all(s["reason"] for s in states if s["state"] == "skipped")
 
 
 @pytest.mark.parametrize("question_id", ["sc-2", "sc-4", "ex-4", "fc-1"])
@@ -152,14 +157,16 @@ def test_vllm_killed_mid_run(embedder: Embedder, tmp_path: Path) -> None:
             assert time.monotonic() - start < 30.0 + 15
             assert [r.status_code for r in responses] == [200] * len(bodies)
             states = [r.json()["graders"]["llm"]["state"] for r in responses]
-            assert "unavailable" in states
+            assert set(states) <= {"used", "skipped", "unavailable"}
             with server.client() as http:
-                after = http.post("/v1/grade", json=bodies[0]).json()
-                assert after["graders"]["llm"]["state"] == "unavailable"
-                assert after["score"] > 0
                 deadline = time.monotonic() + 10
                 while http.get("/readyz").json()["llm"]["state"] != "unavailable":
                     assert time.monotonic() < deadline
                     time.sleep(0.2)
+                after = http.post("/v1/grade", json=bodies[0]).json()
+                assert after["graders"]["llm"]["state"] == "unavailable"
+                assert after["score"] > 0
+                required = http.post("/v1/grade", json={**bodies[0], "require_llm": True})
+                assert required.status_code == 503
     finally:
         vllm.stop()
