@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from graders.choices import ChoiceOutcome, grade_choice
 from graders.config import GradingConfig
-from graders.embedding import Abstention, Matching
 from graders.ensemble import combine, embedding_status, margin_confidence
 from graders.exemplars import Vote
 from graders.feedback import build_feedback
 from graders.llm import LLMGrade
+from graders.matching import Abstention, Matching
 from graders.result import (
     Evidence,
     GradeResult,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -21,9 +21,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from graders.config import GradingConfig
+from graders.contested import misconception_evidence
 from graders.exemplar_rows import NOTHING, exemplar_rows, exemplar_segments
-from graders.polarity import difference
-from graders.text import Segment, is_negated, segments
+from graders.matching import Abstention, Match, Matching, PhrasingIndex
+from graders.text import is_negated, segments
 from models.embedder import TokenVectors
 from rubrics import Lesson, Question
 
@@ -37,60 +38,7 @@ class AsyncEmbedder(Protocol):
     async def embed(self, texts: Sequence[str]) -> Vectors: ...
 
 
-@dataclass(frozen=True)
-class Match:
-    """The best match of one key point or misconception in an answer."""
-
-    similarity: float
-    evidence: Segment | None
-
-
-@dataclass(frozen=True)
-class Abstention:
-    """A misconception the embedding match pointed at but could not assert.
-
-    ``review`` is True when the evidence does not tell which side the segment is on
-    (the teacher should look); False when its words plainly say the opposite.
-    """
-
-    misconception: str
-    segment: Segment
-    reason: str
-    review: bool
-
-
-@dataclass(frozen=True)
-class Matching:
-    """What the embedding grader found in one answer."""
-
-    found: dict[str, Match]
-    abstentions: tuple[Abstention, ...] = ()
-    answer_vector: Vectors | None = None  # the whole answer's embedding; None when empty
-
-    def __getitem__(self, owner: str) -> Match:
-        return self.found[owner]
-
-
-@dataclass(frozen=True)
-class _Index:
-    """One question's phrasing rows; ``owners`` and ``key_points`` are per row, built once."""
-
-    owners: NDArray[np.str_]
-    alternatives: NDArray[np.int64]  # which alternative of its key point a row states, or -1
-    needs: dict[str, int]  # key points met by several of their alternatives
-    key_points: NDArray[np.bool_]
-    vectors: Vectors
-    negated: NDArray[np.bool_]
-    question: Vectors
-    ids: re.Pattern[str] | None
-    texts: tuple[str, ...]  # the phrasing of each row
-    strict: NDArray[np.bool_]  # rows from exemplars' misconceptions or nothing-earning answers
-    contradicts: dict[str, tuple[str, ...]]  # misconception -> key points it cancels
-
-
 QUESTION = "\x00question"
-OPPOSITE_CHECKS = 3
-CLAUSE_SLACK = 0.05  # a clause stating the sentence's misconception is at most this less near
 CACHE_FORMAT = 2  # bump when the embedded rows change shape or order
 
 
@@ -125,12 +73,6 @@ def _best_of(columns: Vectors, alternatives: NDArray[np.int64], needs: int) -> t
     return float(np.sum(best) / needs), int(row)
 
 
-def _best_row(row_sims: Vectors, mine: NDArray[np.bool_]) -> int:
-    """Index (into all rows) of the best-matching row among ``mine``."""
-    columns = np.flatnonzero(mine)
-    return int(columns[int(np.argmax(row_sims[columns]))])
-
-
 @dataclass(frozen=True)
 class Alignment:
     precision: float
@@ -160,7 +102,7 @@ class EmbeddingGrader:
     def __init__(self, embedder: AsyncEmbedder, config: GradingConfig) -> None:
         self.embedder = embedder
         self.config = config
-        self._indexes: dict[tuple[str, str], _Index] = {}
+        self._indexes: dict[tuple[str, str], PhrasingIndex] = {}
 
     @property
     def model(self) -> str:
@@ -194,7 +136,7 @@ class EmbeddingGrader:
                 key_point_ids = {k.id for k in question.key_points}
                 texts_of = [rows[i][2] for i in own] + [r.text for r in extra]
                 owners = np.array([*owners.tolist(), *(r.owner for r in extra)])
-                self._indexes[(lesson.id, question.id)] = _Index(
+                self._indexes[(lesson.id, question.id)] = PhrasingIndex(
                     owners=owners,
                     alternatives=np.array(
                         [*alternatives.tolist(), *(r.alternative for r in extra)], dtype=np.int64
@@ -299,7 +241,7 @@ class EmbeddingGrader:
         abstentions: list[Abstention] = []
         key_point_columns = index.key_points
         if key_point_columns.any() and not key_point_columns.all():
-            sims, abstentions = self._misconception_evidence(index, pieces, sims)
+            sims, abstentions = misconception_evidence(index, pieces, sims, self.config)
         found: dict[str, Match] = {}
         for owner in owners:
             mine = index.owners == owner
@@ -307,112 +249,6 @@ class EmbeddingGrader:
             best, row = _best_of(sims[:, mine], index.alternatives[mine], needs)
             found[owner] = Match(best, pieces[row] if best > 0 else None)
         return Matching(found, tuple(abstentions), answer_vector)
-
-    def _misconception_evidence(
-        self, index: _Index, pieces: list[Segment], sims: Vectors
-    ) -> tuple[Vectors, list[Abstention]]:
-        """Which segments state a misconception; the others count for no misconception.
-
-        A segment shows a misconception only when the misconception is nearer to it than
-        every correct idea ("knowledge comes from pretraining" is close to "SFT adds
-        knowledge" too, but closer still to the key point it states), above the threshold,
-        and when its words agree with the misconception's phrasing (graders.polarity). A
-        segment that also matches a key point the misconception contradicts must differ
-        from that key point's phrasing in polarity too; if it agrees with both, nothing
-        is asserted and the grade goes to review. A segment that states a misconception is
-        no evidence for a key point ("SFT teaches new knowledge" must not earn "SFT
-        teaches when to apply it").
-        """
-        config = self.config
-        key_point_columns = index.key_points
-        weakest = config.misconception_threshold - config.corroborated_margin
-        contested = (sims[:, ~key_point_columns] >= weakest).any(axis=1)
-        for contested_row in np.flatnonzero(contested):
-            self._drop_opposite_key_points(index, pieces[contested_row], sims[contested_row])
-        nearest_correct = sims[:, key_point_columns].max(axis=1, keepdims=True)
-        closer = sims >= nearest_correct + config.misconception_margin
-        # Weaker matches are checked too: exemplars may corroborate them (graders.assemble).
-        candidate = closer & (sims >= weakest) & ~key_point_columns
-        claimed = np.zeros(len(pieces), dtype=bool)
-        abstentions: list[Abstention] = []
-        misconception_of = np.where(~key_point_columns, index.owners, "")
-        for i, piece in enumerate(pieces):
-            for misconception in dict.fromkeys(str(o) for o in misconception_of[candidate[i]]):
-                if misconception == NOTHING:  # nearest to an answer graded as earning nothing
-                    claimed[i] = True
-                    continue
-                mine = index.owners == misconception
-                clauses = [
-                    j
-                    for j, other in enumerate(pieces)
-                    if j != i and piece.start <= other.start and other.end <= piece.end
-                ]
-                near = sims[i, mine].max() - CLAUSE_SLACK
-                if clauses and not any(sims[j, mine].max() >= near for j in clauses):
-                    # A sentence near a misconception while none of its clauses is: the
-                    # mixture matches, no clause states it.
-                    closer[i, mine] = False
-                    continue
-                row = _best_row(sims[i], mine)
-                strong = bool(sims[i, row] >= config.misconception_threshold)
-                verdict = self._polarity(index, piece, sims[i], misconception, row)
-                if verdict is None:
-                    claimed[i] = claimed[i] or strong
-                    continue
-                abstentions.append(replace(verdict, review=verdict.review and strong))
-                closer[i, mine] = False
-        for i, piece in enumerate(pieces):  # a clause of a sentence that abstained abstains too
-            for a in abstentions:
-                inside = a.segment.start <= piece.start and piece.end <= a.segment.end
-                mine = index.owners == a.misconception
-                if inside and closer[i, mine].any():
-                    closer[i, mine] = False
-                    claimed[i] = bool((closer[i] & candidate[i]).any())
-        sims = np.where(key_point_columns[None, :] | closer, sims, -1.0)
-        sims[claimed[:, None] & key_point_columns[None, :]] = -1.0
-        return sims, abstentions
-
-    def _drop_opposite_key_points(self, index: _Index, piece: Segment, row_sims: Vectors) -> None:
-        """Where a misconception contests a segment, a key point phrasing whose words say the
-        opposite of the segment is no evidence for it ("trains all the weights" is not
-        "trains a small set instead of all the weights"): its similarity is dropped, up to
-        OPPOSITE_CHECKS of the best rows."""
-        columns = np.flatnonzero(index.key_points)
-        for _ in range(OPPOSITE_CHECKS):
-            row = int(columns[int(np.argmax(row_sims[columns]))])
-            if row_sims[row] <= 0 or difference(piece.text, index.texts[row]).meaning != "opposite":
-                return
-            row_sims[row] = -1.0
-
-    def _polarity(
-        self, index: _Index, piece: Segment, row_sims: Vectors, misconception: str, row: int
-    ) -> Abstention | None:
-        """None when the segment states the misconception, else why it does not."""
-        against = difference(piece.text, index.texts[row])
-        contradicted = []
-        for key_point in index.contradicts.get(misconception, ()):
-            mine = index.owners == key_point
-            kp_row = _best_row(row_sims, mine)
-            alike = max(self.config.partial_threshold, row_sims[row] - self.config.alike_margin)
-            if row_sims[kp_row] >= alike:
-                contradicted.append((key_point, difference(piece.text, index.texts[kp_row])))
-        agrees_with_key_point = [k for k, diff in contradicted if diff.meaning != "opposite"]
-        if against.meaning != "same":
-            return Abstention(
-                misconception,
-                piece,
-                f"not asserted: its words differ from the misconception ({against.describe()})",
-                review=against.meaning == "unsure" or not agrees_with_key_point,
-            )
-        if agrees_with_key_point:
-            return Abstention(
-                misconception,
-                piece,
-                "not asserted: the segment matches the misconception and the key point it "
-                f"contradicts ({', '.join(agrees_with_key_point)}) alike",
-                review=True,
-            )
-        return None
 
     async def key_point_similarity(
         self, lesson_id: str, question_id: str, quotes: list[tuple[str, str]]
