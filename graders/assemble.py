@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from graders.choices import ChoiceOutcome, grade_choice
 from graders.config import GradingConfig
-from graders.ensemble import combine, embedding_status, margin_confidence
+from graders.ensemble import combine, embedding_status, margin_confidence, status_of
 from graders.exemplars import Vote
 from graders.feedback import build_feedback
 from graders.llm import LLMGrade
@@ -54,14 +54,6 @@ class Draft:
     llm_status: GraderStatus
     vote: Vote | None = None
     exemplar_set: str = "none"
-
-
-def status_of(credit: float) -> Status:
-    if credit >= 0.75:
-        return Status.MET
-    if credit >= 0.25:
-        return Status.PARTIAL
-    return Status.MISSING
 
 
 def label_of(percent: float, config: GradingConfig) -> Label:

@@ -36,7 +36,8 @@ def margin_confidence(value: float, thresholds: tuple[float, ...], spread: float
     return round(min(1.0, 0.5 + 0.5 * distance / spread), 3)
 
 
-def _status_of(value: float) -> Status:
+def status_of(value: float) -> Status:
+    """A credit in [0, 1] as met (from 0.75), partial (from 0.25) or missing."""
     if value >= 0.75:
         return Status.MET
     if value >= 0.25:
@@ -62,4 +63,4 @@ def combine(embedding: GraderVerdict, llm: GraderVerdict | None, config: Grading
     disagreement = gap >= config.disagreement
     confidence = (embedding_confidence + 1.0) / 2 * (1.0 - gap)
     confidence = round(max(0.0, min(1.0, confidence if not disagreement else confidence / 2)), 3)
-    return Combined(_status_of(value), round(value, 4), confidence, disagreement)
+    return Combined(status_of(value), round(value, 4), confidence, disagreement)
