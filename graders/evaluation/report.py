@@ -218,7 +218,8 @@ cross-validation for new questions, and a per-question model for questions seen 
 training); `train_mean` (the training mean score and majority label); `cosine` (cosine of
 the whole answer to the reference answer, mapped linearly to a score and cut by two
 thresholds, both fitted on training). Feedback closeness: mean embedding cosine (meaning)
-and ROUGE-L F1 (wording) between our feedback and the teacher's."""
+and ROUGE-L F1 (wording) between our feedback and the teacher's. With teacher-graded answers
+or exemplars from another split, `rubricate_k0` is the same answers graded without them."""
 
 
 _COLUMNS = ("pearson", "spearman", "rmse", "rmse_scaled", "qwk", "accuracy", "macro_f1")
