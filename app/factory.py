@@ -21,6 +21,7 @@ from app.ratelimit import RateLimit
 from app.routes import batches as batch_routes
 from app.routes import grade, health, lessons, lti, teacher, widget
 from app.runtime import Backends, load_all_lessons, runtime
+from app.saturation import Saturation
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     routers = (grade, lessons, health, lti, teacher, widget, batch_routes)
     for router in [r.router for r in routers] + [lti.admin]:
         app.include_router(router, responses=problems.PROBLEM_RESPONSES)
+    app.add_middleware(Saturation, limit=settings.max_grading_in_flight)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, exempt=("/v1/batches",))
     app.add_middleware(

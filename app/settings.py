@@ -56,6 +56,13 @@ class Settings(BaseSettings):
         default=45.0, gt=0, le=600, description="Longest wait for the LLM per answer."
     )
     llm_max_concurrency: int = Field(default=16, ge=1, le=1024)
+    max_grading_in_flight: int = Field(
+        default=128,
+        ge=0,
+        le=100_000,
+        description="Grading requests served at once; one more gets 503 with Retry-After at "
+        "once (0: no limit).",
+    )
     llm_budget_s: float = Field(
         default=1.0,
         gt=0,
