@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from app.runtime import Backends, load_all_lessons, runtime
@@ -25,10 +24,10 @@ from graders.calibration import (
     Calibration,
     load_calibration,
 )
-from graders.embedding import EmbeddingGrader
 from graders.evaluation.datasets import Dataset, read_dataset
-from graders.evaluation.metrics import rouge_l
-from graders.evaluation.report import Baselines, Report, evaluate, fit_baselines, plots, write
+from graders.evaluation.feedback import feedback_closeness
+from graders.evaluation.markdown import write
+from graders.evaluation.report import Baselines, Report, evaluate, fit_baselines, plots
 from graders.evaluation.runner import Record, grade_dataset
 from graders.evaluation.teacher_graded import (
     exemplars_from,
@@ -88,7 +87,7 @@ async def _grade_all(
                 )
             out.append(records)
         feedback = [
-            await _feedback_closeness(service.embedding, d, r)
+            await feedback_closeness(service.embedding, d, r)
             for d, r in zip(datasets, out, strict=True)
         ]
         llm_model = service.llm.model if service.llm else None
@@ -122,28 +121,6 @@ async def _taught_all(
                     measured, records = await grade_with_exemplars(state.service, dataset, taught)
                     out.append((n, dataset, 0, graded.name, measured, records))
     return out
-
-
-async def _feedback_closeness(
-    embedding: EmbeddingGrader, dataset: Dataset, records: Sequence[Record]
-) -> dict[str, float] | None:
-    pairs = [
-        (i.feedback, r.feedback)
-        for i, r in zip(dataset.items, records, strict=True)
-        if i.feedback and r.feedback
-    ]
-    if not pairs:
-        return None
-    cosines = []
-    for start in range(0, len(pairs), 64):
-        chunk = pairs[start : start + 64]
-        sims = await embedding.similarities([t for t, _ in chunk], [o for _, o in chunk])
-        cosines.extend(np.diag(sims).tolist())
-    return {
-        "embedding_cosine": round(float(np.mean(cosines)), 4),
-        "rouge_l_f1": round(float(np.mean([rouge_l(t, o) for t, o in pairs])), 4),
-        "n": float(len(pairs)),
-    }
 
 
 def _safe(name: str) -> str:
