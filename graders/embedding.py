@@ -213,8 +213,14 @@ class EmbeddingGrader:
             partial.replace(path)
         return vectors
 
-    async def match(self, lesson_id: str, question: Question, answer: str) -> Matching:
-        """Best similarity and evidence for every key point and misconception of the question."""
+    async def match(
+        self, lesson_id: str, question: Question, answer: str, *, whole_answer: bool = True
+    ) -> Matching:
+        """Best similarity and evidence for every key point and misconception of the question.
+
+        ``whole_answer``: also embed the whole answer (for the exemplars' vote); without it,
+        a one-segment answer's vector is still given, a longer one's is None.
+        """
         index = self._indexes[(lesson_id, question.id)]
         pieces = segments(answer)
         owners = dict.fromkeys(str(o) for o in index.owners if o != NOTHING)
@@ -222,8 +228,11 @@ class EmbeddingGrader:
             return Matching({owner: Match(0.0, None) for owner in owners})
         texts = [p.text for p in pieces]
         whole = len(pieces) > 1 or pieces[0].text != answer.strip()
-        vectors = await self.embedder.embed([*texts, answer.strip()] if whole else texts)
-        answer_vector, vectors = vectors[-1], vectors[: len(pieces)]
+        vectors = await self.embedder.embed(
+            [*texts, answer.strip()] if whole and whole_answer else texts
+        )
+        answer_vector = vectors[-1] if whole_answer or not whole else None
+        vectors = vectors[: len(pieces)]
         sims = vectors @ index.vectors.T
         # Restating the question, asking one, or quoting the rubric's ids is not an answer.
         echo = (vectors @ index.question) >= self.config.question_echo_threshold

@@ -233,7 +233,9 @@ class GradingService:
         """
         self.check_answer(answer)
         empty = not answer.strip()
-        matching = await self.embedding.match(lesson.id, question, answer)
+        # The whole answer is embedded only for a question that has exemplars to vote.
+        voters = self.exemplars.set_id(lesson.id, question.id) != "none"
+        matching = await self.embedding.match(lesson.id, question, answer, whole_answer=voters)
         llm, llm_status = await self._llm_step.verdict(
             lesson, question, answer, empty=empty, budget_s=budget_s
         )
