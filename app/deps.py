@@ -10,6 +10,7 @@ from app.metrics import Metrics
 from app.runtime import Runtime
 from app.settings import Settings
 from graders.errors import NotReady
+from graders.grades import GradeBook
 from graders.service import GradingService
 from rubrics import Lesson
 
@@ -30,6 +31,13 @@ def get_service(state: Annotated[Runtime, Depends(get_runtime)]) -> GradingServi
     return state.service
 
 
+def get_book(request: Request) -> GradeBook:
+    book: GradeBook | None = request.app.state.grades
+    if book is None:
+        raise NotReady("The grade store is still opening; try again shortly.")
+    return book
+
+
 def get_lessons(request: Request) -> dict[str, Lesson]:
     lessons: dict[str, Lesson] = request.app.state.lessons
     return lessons
@@ -45,3 +53,4 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ServiceDep = Annotated[GradingService, Depends(get_service)]
 LessonsDep = Annotated[dict[str, Lesson], Depends(get_lessons)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+BookDep = Annotated[GradeBook, Depends(get_book)]

@@ -17,12 +17,14 @@ from app.lti.errors import STATUSES as LTI_STATUSES
 from graders.errors import (
     AnswerTooLong,
     BadBatchFile,
+    BadReview,
     BatchFinished,
     BatchNotFound,
     IdempotencyKeyReused,
     LLMRequired,
     NotReady,
     RubricateError,
+    UnknownGrade,
     UnknownLesson,
     UnknownQuestion,
     UploadTooLarge,
@@ -41,6 +43,8 @@ STATUS: dict[type[RubricateError], int] = {
     UploadTooLarge: 413,
     BatchFinished: 409,
     IdempotencyKeyReused: 409,
+    UnknownGrade: 404,
+    BadReview: 422,
 }
 STATUS.update(LTI_STATUSES)
 STATUS.update({NotAuthenticated: 401, Forbidden: 403})
@@ -62,7 +66,7 @@ _MEANINGS = {
     400: "Malformed request: bad JSON, not UTF-8, or an unreadable upload",
     401: "No valid API key or LTI session",
     403: "Not allowed",
-    404: "No such lesson, question, batch or platform",
+    404: "No such lesson, question, grade, batch or platform",
     409: "Conflict with the resource's state",
     413: "Answer or body over its limit",
     422: "A field missing or of the wrong type",

@@ -71,6 +71,17 @@ class Settings(BaseSettings):
         "LLM take. Admission control skips the LLM (llm: skipped) when it cannot answer in "
         "time; require_llm waits up to llm_timeout_s.",
     )
+    refine_in_background: bool = Field(
+        default=True,
+        description="Grades made without the LLM (skipped for time, or LLM down) get a refined "
+        "revision from a background LLM pass when it has capacity.",
+    )
+    refine_concurrency: int = Field(default=4, ge=1, le=1024)
+    grade_retention_days: float = Field(
+        default=365,
+        ge=0,
+        description="Stored answers and grades older than this are erased; 0 keeps them.",
+    )
     llm_retries: int = Field(default=2, ge=0, le=10)
     llm_health_interval_s: float = Field(default=2.0, gt=0, le=300)
     local_vllm: bool = Field(

@@ -98,3 +98,17 @@ class BatchFinished(RubricateError):
         super().__init__(f"Batch {batch_id!r} is already {status}; nothing to cancel.")
         self.batch_id = batch_id
         self.status = status
+
+
+class UnknownGrade(RubricateError):
+    title = "Unknown grade"
+
+    def __init__(self, grade_id: str) -> None:
+        super().__init__(f"No grade with id {grade_id!r} (never made, or erased).")
+        self.grade_id = grade_id
+
+
+class BadReview(RubricateError):
+    """A teacher's review that does not fit the question's rubric."""
+
+    title = "Review does not fit the rubric"

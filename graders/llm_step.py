@@ -30,7 +30,10 @@ class LLMStep:
         *,
         empty: bool,
         budget_s: float | None,
+        background: bool = False,
     ) -> tuple[LLMGrade | None, GraderStatus]:
+        """``background``: a refinement pass; no deadline but the client's own timeout, and
+        counted in the admission queue so interactive requests see the load it makes."""
         if self.llm is None:
             return None, GraderStatus(state="disabled", reason="no LLM configured")
         if empty:
@@ -39,14 +42,17 @@ class LLMStep:
             return None, GraderStatus(
                 state="unavailable", model=self.llm.model, reason=self.llm.state_reason
             )
-        decision = self.admission.decide(budget_s) if budget_s is not None else None
+        if background:
+            decision: Decision | None = Decision(True, "background", self.admission.expected())
+        else:
+            decision = self.admission.decide(budget_s) if budget_s is not None else None
         if decision is not None and not decision.admitted:
             return None, GraderStatus(state="skipped", model=self.llm.model, reason=decision.reason)
         try:
             if decision is None:
                 grade = await self.llm.grade(lesson, question, answer)
             else:
-                grade = await self._within(decision, budget_s or 0.0, lesson, question, answer)
+                grade = await self._within(decision, budget_s, lesson, question, answer)
         except TimeoutError:
             reason = f"no verdict within the {budget_s:g} s budget"
             return None, GraderStatus(state="skipped", model=self.llm.model, reason=reason)
@@ -56,7 +62,12 @@ class LLMStep:
         return grade, GraderStatus(state="used", model=self.llm.model, comment=grade.feedback)
 
     async def _within(
-        self, decision: Decision, budget_s: float, lesson: Lesson, question: Question, answer: str
+        self,
+        decision: Decision,
+        budget_s: float | None,
+        lesson: Lesson,
+        question: Question,
+        answer: str,
     ) -> LLMGrade:
         with self.admission.call(decision) as outcome:
             try:

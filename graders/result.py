@@ -116,3 +116,15 @@ class GradeResult(BaseModel):
     feedback: Feedback
     graders: dict[str, GraderStatus]
     versions: Versions
+    grade_id: str | None = Field(
+        default=None, description="The stored grade: GET /v1/grades/{grade_id} has its latest."
+    )
+    revision: int = Field(default=1, description="1 at first; the LLM pass and a review add one.")
+    graded_by: str = Field(
+        default="embedding", description="embedding, embedding+llm, or teacher (always wins)."
+    )
+    refinement: Literal["none", "pending", "running", "done", "failed", "superseded"] = Field(
+        default="none",
+        description="The background LLM pass: pending while it waits for capacity, done when "
+        "a refined revision is stored.",
+    )

@@ -222,6 +222,7 @@ class GradingService:
         features: bool = False,
         leave_out: bool = False,
         budget_s: float | None = None,
+        background: bool = False,
     ) -> tuple[GradeResult, Features | None]:
         """Grade against a given (lesson, question); with ``features`` also return them.
 
@@ -229,7 +230,7 @@ class GradingService:
         ``leave_out``: an exemplar with this very answer does not vote (fitting a question
         on its own graded answers). ``budget_s``: the LLM is asked only if admission control
         expects its verdict within this many seconds, and never waited for longer (None:
-        wait as long as the LLM client's own timeout).
+        wait as long as the LLM client's own timeout). ``background``: the refinement pass.
         """
         self.check_answer(answer)
         empty = not answer.strip()
@@ -237,7 +238,7 @@ class GradingService:
         voters = self.exemplars.set_id(lesson.id, question.id) != "none"
         matching = await self.embedding.match(lesson.id, question, answer, whole_answer=voters)
         llm, llm_status = await self._llm_step.verdict(
-            lesson, question, answer, empty=empty, budget_s=budget_s
+            lesson, question, answer, empty=empty, budget_s=budget_s, background=background
         )
         if require_llm and llm is None:
             raise LLMRequired(llm_status.reason or llm_status.state)

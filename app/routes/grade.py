@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import MetricsDep, ServiceDep
+from app.deps import BookDep, MetricsDep, ServiceDep
 from app.schemas import GradeRequest
 from graders.result import GradeResult
 
@@ -12,11 +12,18 @@ router = APIRouter(prefix="/v1", tags=["grading"])
 
 
 @router.post("/grade", response_model=GradeResult)
-async def grade_answer(body: GradeRequest, service: ServiceDep, metrics: MetricsDep) -> GradeResult:
-    """Grade a student's answer to one question of a lesson, or to an inline question."""
+async def grade_answer(
+    body: GradeRequest, service: ServiceDep, book: BookDep, metrics: MetricsDep
+) -> GradeResult:
+    """Grade a student's answer to one question of a lesson, or to an inline question.
+
+    The grade comes within the interactive budget and is kept with an id (``grade_id``).
+    When the LLM had no time for it, ``refinement`` is ``pending``: a refined revision
+    follows, at ``GET /v1/grades/{grade_id}``.
+    """
     if body.question is not None:
         service.check_answer(body.answer)
-        result = await service.grade_inline(
+        result = await book.grade_inline(
             body.question.prompt,
             body.question.reference_answer,
             body.answer,
@@ -27,7 +34,7 @@ async def grade_answer(body: GradeRequest, service: ServiceDep, metrics: Metrics
         )
     else:
         assert body.lesson_id is not None and body.question_id is not None
-        result = await service.grade(
+        result = await book.grade(
             body.lesson_id,
             body.question_id,
             body.answer,

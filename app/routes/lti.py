@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import require_teacher
-from app.deps import LessonsDep, MetricsDep, ServiceDep
+from app.deps import BookDep, LessonsDep, MetricsDep
 from app.lti import pages
 from app.lti.ags import score_payload
 from app.lti.errors import InvalidSession, LtiError, PlatformNotFound, UnknownPlatform
@@ -250,14 +250,18 @@ class LtiGradeOut(BaseModel):
 
 @router.post("/lti/grade", response_model=LtiGradeOut)
 async def grade_launch(
-    request: Request, body: LtiAnswer, lti: LtiDep, service: ServiceDep, metrics: MetricsDep
+    request: Request, body: LtiAnswer, lti: LtiDep, book: BookDep, metrics: MetricsDep
 ) -> LtiGradeOut:
     """Grade an answer within a launch (its token scopes it to one question and user)."""
     session = lti.store.session(_bearer(request), "resource")
     if session is None or session.lesson_id is None or session.question_id is None:
         raise InvalidSession("The launch session is unknown or expired; relaunch from the LMS.")
-    result = await service.grade(
-        session.lesson_id, session.question_id, body.answer, student_id=session.user_id
+    result = await book.grade(
+        session.lesson_id,
+        session.question_id,
+        body.answer,
+        student_id=session.user_id,
+        source="lti",
     )
     metrics.record(result)
     passback = None

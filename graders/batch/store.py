@@ -1,12 +1,4 @@
-"""Persistence of batches, their rows and their grades (SQLAlchemy 2 Core).
-
-Why a *sync* engine run in worker threads rather than an async engine: the same code and
-the same well-tested drivers serve SQLite (stdlib ``sqlite3``, nothing to install) and
-PostgreSQL (``psycopg`` 3); the batch worker touches the database in coarse steps (one
-transaction per chunk of rows, one page per export step), so ``asyncio.to_thread`` costs
-nothing that matters; and the CLI, benchmark and tests can call the store directly with
-no event loop. SQLite runs in WAL mode with a busy timeout, so an upload being stored
-and the worker saving grades do not block each other's readers.
+"""Persistence of batches, their rows and their grades (SQLAlchemy 2 Core, graders.db).
 
 Crash safety: a chunk's grades and its rows' ``done``/``failed`` marks, and the batch's
 counters, are written in one transaction; rows are only marked while still ``pending``.
@@ -21,7 +13,6 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -37,8 +28,6 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    create_engine,
-    event,
     func,
     insert,
     select,
@@ -47,6 +36,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from graders.batch.models import BatchRecord
+from graders.db import normalise_url, open_engine, sqlite_url
+
+__all__ = ["BatchStore", "NewRow", "PendingRow", "ResultRow", "sqlite_url"]
 
 CHUNK_INSERT = 1000
 
@@ -144,35 +136,12 @@ class ResultRow:
     result: str | None
 
 
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
-
-
-def normalise_url(url: str) -> str:
-    """``postgresql://`` and ``postgres://`` mean psycopg 3, the driver we install."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
-
-
 class BatchStore:
     """Batches in SQL; every method is synchronous and safe to call from any thread."""
 
     def __init__(self, url: str) -> None:
-        url = normalise_url(url)
-        self.url = url
-        if url.startswith("sqlite"):
-            path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = create_engine(
-                url, connect_args={"timeout": 60, "check_same_thread": False}
-            )
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        else:
-            self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-        metadata.create_all(self.engine)
+        self.url = normalise_url(url)
+        self.engine: Engine = open_engine(url, metadata)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -442,11 +411,3 @@ def _mark(
             .values(status=status, error=error)
         ).rowcount
     return total
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()

@@ -1,0 +1,50 @@
+"""The grade store wired to settings: the book routes grade through, the refiner, retention."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from app.batches import database_url
+from app.settings import Settings
+from graders.grades import GradeBook, GradeStore, Refiner
+from graders.service import GradingService
+
+log = logging.getLogger(__name__)
+RETENTION_EVERY_S = 3600.0
+
+
+async def _retention(store: GradeStore, days: float) -> None:
+    while True:
+        erased = await asyncio.to_thread(store.purge_older_than, days * 86400)
+        if erased:
+            log.info("retention: %d grades older than %g days erased", erased, days)
+        await asyncio.sleep(RETENTION_EVERY_S)
+
+
+@contextlib.asynccontextmanager
+async def open_grades(
+    settings: Settings, service: GradingService, *, url: str | None = None
+) -> AsyncIterator[tuple[GradeBook, Refiner | None]]:
+    """Open the store, start the refiner and the retention sweep; stop both on exit."""
+    store = await asyncio.to_thread(GradeStore, url or database_url(settings))
+    book = GradeBook(service, store, refine=settings.refine_in_background)
+    tasks: list[asyncio.Task[None]] = []
+    refiner = None
+    llm = service.llm
+    if book.refine and llm is not None:
+        refiner = Refiner(book, ready=lambda: llm.ready, concurrency=settings.refine_concurrency)
+        tasks.append(asyncio.create_task(refiner.run()))
+    if settings.grade_retention_days > 0:
+        tasks.append(asyncio.create_task(_retention(store, settings.grade_retention_days)))
+    try:
+        yield book, refiner
+    finally:
+        if refiner is not None:
+            await refiner.aclose()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        store.close()

@@ -1,0 +1,187 @@
+"""The grade book: every answer graded through the service is kept, with an id.
+
+Routes (``/v1/grade``, LTI) call the book rather than the service: it grades within the
+interactive budget, stores the result as revision 1, and marks it ``pending`` for the
+background LLM pass when the LLM was skipped or unavailable (graders.grades.refiner).
+Readers can wait for a newer revision (long-polling) without holding a connection open
+to the database: the refiner wakes them, and a poll catches revisions made by another
+process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+
+from graders.errors import UnknownGrade
+from graders.grades.store import GradeStore, NewGrade, StoredGrade
+from graders.result import GradeResult
+from graders.service import GradingService
+from rubrics import Lesson, Question
+
+POLL_S = 1.0  # how often a waiting reader looks at the database (revisions made elsewhere)
+NOT_REFINED = ("empty answer",)  # skips that no later LLM pass would change
+
+
+def graded_by(result: GradeResult) -> str:
+    return "embedding+llm" if result.graders["llm"].state == "used" else "embedding"
+
+
+def needs_refinement(result: GradeResult) -> bool:
+    llm = result.graders.get("llm")
+    if llm is None or llm.state not in ("skipped", "unavailable"):
+        return False
+    return llm.reason not in NOT_REFINED
+
+
+class GradeBook:
+    def __init__(self, service: GradingService, store: GradeStore, *, refine: bool) -> None:
+        self.service = service
+        self.store = store
+        self.refine = refine and service.llm is not None
+        self._changed = asyncio.Condition()
+        self.on_pending: list[asyncio.Event] = []
+
+    # -- grading ------------------------------------------------------------------------
+    async def grade(
+        self,
+        lesson_id: str,
+        question_id: str,
+        answer: str,
+        *,
+        student_id: str | None = None,
+        require_llm: bool = False,
+        source: str = "api",
+    ) -> GradeResult:
+        result = await self.service.grade(
+            lesson_id, question_id, answer, student_id=student_id, require_llm=require_llm
+        )
+        return await self.keep(result, answer, source=source)
+
+    async def grade_inline(
+        self,
+        prompt: str,
+        reference_answer: str,
+        answer: str,
+        *,
+        max_score: float = 1.0,
+        question_id: str | None = None,
+        student_id: str | None = None,
+        require_llm: bool = False,
+    ) -> GradeResult:
+        result = await self.service.grade_inline(
+            prompt,
+            reference_answer,
+            answer,
+            max_score=max_score,
+            question_id=question_id,
+            student_id=student_id,
+            require_llm=require_llm,
+        )
+        inline = {
+            "prompt": prompt,
+            "reference_answer": reference_answer,
+            "max_score": max_score,
+            "question_id": question_id,
+        }
+        return await self.keep(result, answer, source="api", inline=json.dumps(inline))
+
+    async def keep(
+        self, result: GradeResult, answer: str, *, source: str, inline: str | None = None
+    ) -> GradeResult:
+        """Store a fresh grade (revision 1) and return it with its id and refinement state."""
+        refinement = "pending" if self.refine and needs_refinement(result) else "none"
+        result = result.model_copy(
+            update={"graded_by": graded_by(result), "refinement": refinement, "revision": 1}
+        )
+        new = NewGrade(
+            source=source,
+            lesson_id=result.lesson_id,
+            question_id=result.question_id,
+            student_id=result.student_id,
+            answer=answer,
+            inline=inline,
+            graded_by=result.graded_by,
+            result=result.model_dump_json(),
+            label=result.label.value,
+            needs_review=result.needs_review,
+            confidence=result.confidence,
+            rubric_hash=result.versions.rubric_hash,
+            exemplar_set=result.versions.exemplar_set,
+            refinement=refinement,
+        )
+        grade_id = await asyncio.to_thread(self.store.add, new)
+        if refinement == "pending":
+            for event in self.on_pending:
+                event.set()
+        return result.model_copy(update={"grade_id": grade_id})
+
+    async def question_of(self, grade: StoredGrade) -> tuple[Lesson, Question]:
+        """The rubric a stored grade was made against (an inline one is rebuilt)."""
+        if grade.inline is None:
+            return self.service.find(grade.lesson_id, grade.question_id)
+        spec = json.loads(grade.inline)
+        lesson = await self.service.inline_lesson(
+            spec["prompt"], spec["reference_answer"], spec["max_score"], spec["question_id"]
+        )
+        return lesson, lesson.questions[0]
+
+    # -- reading ------------------------------------------------------------------------
+    async def stored(self, grade_id: str) -> StoredGrade:
+        grade = await asyncio.to_thread(self.store.get, grade_id)
+        if grade is None:
+            raise UnknownGrade(grade_id)
+        return grade
+
+    async def current(self, grade_id: str) -> GradeResult:
+        return self.result_of(await self.stored(grade_id))
+
+    @staticmethod
+    def result_of(grade: StoredGrade) -> GradeResult:
+        result = GradeResult.model_validate_json(grade.result)
+        return result.model_copy(
+            update={
+                "grade_id": grade.id,
+                "revision": grade.revision,
+                "graded_by": grade.graded_by,
+                "refinement": grade.refinement,
+            }
+        )
+
+    async def wait(self, grade_id: str, after_revision: int, timeout_s: float) -> GradeResult:
+        """The grade once its revision passes ``after_revision`` or its refinement settles,
+        or as it is when ``timeout_s`` runs out (long-polling)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            grade = await self.stored(grade_id)
+            settled = grade.refinement not in ("pending", "running")
+            left = deadline - time.monotonic()
+            if grade.revision > after_revision or settled or left <= 0:
+                return self.result_of(grade)
+            async with self._changed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), min(left, POLL_S))
+
+    async def changed(self) -> None:
+        """Wake readers waiting for a revision (called after one is stored)."""
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def history(self, grade_id: str) -> dict[str, object]:
+        grade = await self.stored(grade_id)
+        revisions = await asyncio.to_thread(self.store.history, grade_id)
+        trail = await asyncio.to_thread(self.store.audit_trail, grade_id)
+        return {
+            "grade_id": grade.id,
+            "answer": grade.answer,
+            "student_id": grade.student_id,
+            "lesson_id": grade.lesson_id,
+            "question_id": grade.question_id,
+            "source": grade.source,
+            "revisions": [
+                {"revision": r, "graded_by": g, "created_at": t} for r, g, t in revisions
+            ],
+            "audit": trail,
+        }

@@ -1,0 +1,405 @@
+"""Every grade kept: the answer, who gave it, each revision of its result, and an audit trail.
+
+A grade has an id from the moment it is made. Its first revision is what the student saw
+at once (embeddings, plus the LLM when it answered within the budget); the LLM pass that
+runs later (graders.grades.refiner) adds a revision; a teacher's review adds one that
+always wins (``graded_by: teacher``). ``result`` on the grade is the current revision.
+
+``refinement`` says where the LLM pass stands: ``none`` (not needed, or no LLM),
+``pending`` (waiting for capacity), ``running`` (claimed by a refiner), ``done``,
+``failed`` (gave up after retries), ``superseded`` (a teacher graded it first).
+Claiming is one conditional UPDATE, so two processes never refine the same grade.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    Column,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from graders.db import open_engine
+
+metadata = MetaData()
+
+grades = Table(
+    "rubricate_grades",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("source", String(16), nullable=False),
+    Column("lesson_id", Text, nullable=False),
+    Column("question_id", Text, nullable=False),
+    Column("student_id", Text, nullable=True),
+    Column("answer", Text, nullable=False),
+    Column("inline", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("graded_by", String(32), nullable=False),
+    Column("result", Text, nullable=False),
+    Column("ai_result", Text, nullable=False),
+    Column("label", String(24), nullable=False),
+    Column("needs_review", Integer, nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("rubric_hash", String(64), nullable=False),
+    Column("exemplar_set", String(32), nullable=False),
+    Column("refinement", String(16), nullable=False),
+    Column("refine_attempts", Integer, nullable=False, default=0),
+    Column("claimed_at", Float, nullable=True),
+    Column("review", Text, nullable=True),
+    Column("reviewed_at", Float, nullable=True),
+    Index("ix_rubricate_grades_question", "lesson_id", "question_id", "created_at"),
+    Index("ix_rubricate_grades_refine", "refinement", "created_at"),
+    Index("ix_rubricate_grades_student", "student_id"),
+)
+
+revisions = Table(
+    "rubricate_grade_revisions",
+    metadata,
+    Column(
+        "grade_id",
+        String(32),
+        ForeignKey("rubricate_grades.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("revision", Integer, primary_key=True),
+    Column("graded_by", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("result", Text, nullable=False),
+)
+
+audit = Table(
+    "rubricate_grade_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("grade_id", String(32), nullable=False, index=True),
+    Column("at", Float, nullable=False),
+    Column("who", Text, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("before", Text, nullable=True),
+    Column("after", Text, nullable=True),
+)
+
+
+@dataclass
+class NewGrade:
+    source: str
+    lesson_id: str
+    question_id: str
+    student_id: str | None
+    answer: str
+    inline: str | None
+    graded_by: str
+    result: str
+    label: str
+    needs_review: bool
+    confidence: float
+    rubric_hash: str
+    exemplar_set: str
+    refinement: str
+
+
+@dataclass
+class StoredGrade:
+    id: str
+    source: str
+    lesson_id: str
+    question_id: str
+    student_id: str | None
+    answer: str
+    inline: str | None
+    created_at: float
+    updated_at: float
+    revision: int
+    graded_by: str
+    result: str
+    ai_result: str
+    label: str
+    needs_review: bool
+    confidence: float
+    rubric_hash: str
+    exemplar_set: str
+    refinement: str
+    refine_attempts: int
+    review: str | None
+    reviewed_at: float | None
+
+
+COLUMNS = [grades.c[name] for name in StoredGrade.__dataclass_fields__]
+
+
+def _stored(row: Sequence[object]) -> StoredGrade:
+    grade = StoredGrade(*row)  # type: ignore[arg-type]
+    grade.needs_review = bool(grade.needs_review)
+    return grade
+
+
+class GradeStore:
+    """Grades in SQL; every method is synchronous and safe to call from any thread."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = open_engine(url, metadata)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writing ------------------------------------------------------------------------
+    def add(self, new: NewGrade) -> str:
+        grade_id = uuid.uuid4().hex
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(grades).values(
+                    id=grade_id,
+                    created_at=now,
+                    updated_at=now,
+                    revision=1,
+                    ai_result=new.result,
+                    refine_attempts=0,
+                    needs_review=int(new.needs_review),
+                    **{k: v for k, v in vars(new).items() if k != "needs_review"},
+                )
+            )
+            conn.execute(
+                insert(revisions).values(
+                    grade_id=grade_id,
+                    revision=1,
+                    graded_by=new.graded_by,
+                    created_at=now,
+                    result=new.result,
+                )
+            )
+        return grade_id
+
+    def revise(
+        self,
+        grade_id: str,
+        *,
+        graded_by: str,
+        result: str,
+        label: str,
+        needs_review: bool,
+        confidence: float,
+        rubric_hash: str,
+        exemplar_set: str,
+        refinement: str | None = None,
+        review: str | None = None,
+        who: str | None = None,
+    ) -> int | None:
+        """Add a revision and make it current; None if the grade is gone.
+
+        A teacher's revision (``review`` given) always becomes current. A machine revision
+        becomes current only while no teacher has reviewed the grade; it is kept as history
+        and as the grade's AI result either way.
+        """
+        now = time.time()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(
+                    grades.c.revision, grades.c.review, grades.c.result, grades.c.refinement
+                ).where(grades.c.id == grade_id)
+            ).first()
+            if row is None:
+                return None
+            revision = int(row.revision) + 1
+            conn.execute(
+                insert(revisions).values(
+                    grade_id=grade_id,
+                    revision=revision,
+                    graded_by=graded_by,
+                    created_at=now,
+                    result=result,
+                )
+            )
+            values: dict[str, object] = {"revision": revision, "updated_at": now}
+            if refinement is not None and row.review is None:
+                values["refinement"] = refinement
+            if review is not None:
+                values |= {"review": review, "reviewed_at": now}
+                if row.refinement in ("pending", "running"):
+                    values["refinement"] = "superseded"
+            else:
+                values["ai_result"] = result
+                values["rubric_hash"] = rubric_hash
+                values["exemplar_set"] = exemplar_set
+            if review is not None or row.review is None:
+                values |= {
+                    "result": result,
+                    "graded_by": graded_by,
+                    "label": label,
+                    "needs_review": int(needs_review),
+                    "confidence": confidence,
+                }
+            conn.execute(update(grades).where(grades.c.id == grade_id).values(**values))
+            if who is not None:
+                conn.execute(
+                    insert(audit).values(
+                        grade_id=grade_id,
+                        at=now,
+                        who=who,
+                        action="review" if review is not None else graded_by,
+                        before=row.result,
+                        after=result,
+                    )
+                )
+        return revision
+
+    def claim(self, grade_id: str) -> bool:
+        """Take a pending grade for refinement; False when another refiner has it."""
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(grades)
+                .where(and_(grades.c.id == grade_id, grades.c.refinement == "pending"))
+                .values(
+                    refinement="running",
+                    claimed_at=time.time(),
+                    refine_attempts=grades.c.refine_attempts + 1,
+                )
+            ).rowcount
+        return bool(changed)
+
+    def set_refinement(self, grade_id: str, state: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(grades)
+                .where(and_(grades.c.id == grade_id, grades.c.refinement == "running"))
+                .values(refinement=state, claimed_at=None)
+            )
+
+    def release_stale(self, older_than_s: float) -> int:
+        """Claims older than ``older_than_s`` (a refiner that died) go back to pending."""
+        cutoff = time.time() - older_than_s
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    update(grades)
+                    .where(and_(grades.c.refinement == "running", grades.c.claimed_at < cutoff))
+                    .values(refinement="pending", claimed_at=None)
+                ).rowcount
+            )
+
+    def erase_student(self, student_id: str, who: str) -> int:
+        """Delete a student's answers, grades and revisions; the audit keeps only the fact."""
+        with self.engine.begin() as conn:
+            ids = list(
+                conn.execute(select(grades.c.id).where(grades.c.student_id == student_id)).scalars()
+            )
+            self._delete(conn, ids, who, "erased: student request")
+        return len(ids)
+
+    def purge_older_than(self, seconds: float) -> int:
+        """Retention: delete grades made more than ``seconds`` ago."""
+        cutoff = time.time() - seconds
+        with self.engine.begin() as conn:
+            ids = list(
+                conn.execute(select(grades.c.id).where(grades.c.created_at < cutoff)).scalars()
+            )
+            self._delete(conn, ids, "retention", "erased: retention period")
+        return len(ids)
+
+    @staticmethod
+    def _delete(conn: object, ids: list[str], who: str, action: str) -> None:
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            conn.execute(delete(revisions).where(revisions.c.grade_id.in_(part)))  # type: ignore[attr-defined]
+            conn.execute(delete(grades).where(grades.c.id.in_(part)))  # type: ignore[attr-defined]
+            conn.execute(delete(audit).where(audit.c.grade_id.in_(part)))  # type: ignore[attr-defined]
+        if ids:
+            now = time.time()
+            conn.execute(  # type: ignore[attr-defined]
+                insert(audit),
+                [{"grade_id": i, "at": now, "who": who, "action": action[:32]} for i in ids],
+            )
+
+    # -- reading ------------------------------------------------------------------------
+    def get(self, grade_id: str) -> StoredGrade | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*COLUMNS).where(grades.c.id == grade_id)).first()
+        return _stored(row) if row else None
+
+    def revision(self, grade_id: str, number: int) -> str | None:
+        query = select(revisions.c.result).where(
+            and_(revisions.c.grade_id == grade_id, revisions.c.revision == number)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    def history(self, grade_id: str) -> list[tuple[int, str, float]]:
+        query = (
+            select(revisions.c.revision, revisions.c.graded_by, revisions.c.created_at)
+            .where(revisions.c.grade_id == grade_id)
+            .order_by(revisions.c.revision)
+        )
+        with self.engine.connect() as conn:
+            return [(int(r), str(g), float(t)) for r, g, t in conn.execute(query)]
+
+    def audit_trail(self, grade_id: str) -> list[dict[str, object]]:
+        query = select(audit).where(audit.c.grade_id == grade_id).order_by(audit.c.id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def pending(self, limit: int) -> list[str]:
+        """Oldest grades waiting for the LLM pass."""
+        query = (
+            select(grades.c.id)
+            .where(grades.c.refinement == "pending")
+            .order_by(grades.c.created_at)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def refinement_counts(self) -> dict[str, int]:
+        query = select(grades.c.refinement, func.count()).group_by(grades.c.refinement)
+        with self.engine.connect() as conn:
+            return {str(state): int(n) for state, n in conn.execute(query)}
+
+    def oldest_pending_at(self) -> float | None:
+        query = select(func.min(grades.c.created_at)).where(
+            or_(grades.c.refinement == "pending", grades.c.refinement == "running")
+        )
+        with self.engine.connect() as conn:
+            value = conn.execute(query).scalar()
+        return float(value) if value is not None else None
+
+    def of_question(
+        self, lesson_id: str, question_id: str | None = None, *, reviewed: bool | None = None
+    ) -> list[StoredGrade]:
+        query = select(*COLUMNS).where(grades.c.lesson_id == lesson_id)
+        if question_id is not None:
+            query = query.where(grades.c.question_id == question_id)
+        if reviewed is not None:
+            query = query.where(
+                grades.c.review.is_not(None) if reviewed else grades.c.review.is_(None)
+            )
+        with self.engine.connect() as conn:
+            return [_stored(r) for r in conn.execute(query.order_by(grades.c.created_at))]
+
+    def reviewed_questions(self) -> list[tuple[str, str]]:
+        query = (
+            select(grades.c.lesson_id, grades.c.question_id)
+            .where(and_(grades.c.review.is_not(None), grades.c.inline.is_(None)))
+            .distinct()
+        )
+        with self.engine.connect() as conn:
+            return [(str(a), str(b)) for a, b in conn.execute(query)]
