@@ -52,6 +52,32 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.refinement = Gauge(
+            "rubricate_grades_by_refinement",
+            "Stored grades by the state of their background LLM pass.",
+            ["state"],
+            registry=self.registry,
+        )
+        self.refinement_lag = Gauge(
+            "rubricate_refinement_lag_seconds",
+            "Age of the oldest grade still waiting for its LLM pass (0: none waiting).",
+            registry=self.registry,
+        )
+        self.refined_lag = Gauge(
+            "rubricate_refined_lag_seconds",
+            "From first grade to refined revision, for the last grade refined.",
+            registry=self.registry,
+        )
+
+    def observe_refinement(
+        self, counts: dict[str, int], oldest_pending_at: float | None, last_lag: float | None
+    ) -> None:
+        for state in ("none", "pending", "running", "done", "failed", "superseded"):
+            self.refinement.labels(state).set(counts.get(state, 0))
+        self.refinement_lag.set(0 if oldest_pending_at is None else time.time() - oldest_pending_at)
+        if last_lag is not None:
+            self.refined_lag.set(last_lag)
+
     def observe_llm_queue(self, admission: Admission) -> None:
         expected = admission.expected()
         self.llm_in_flight.set(admission.in_flight)

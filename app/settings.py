@@ -76,7 +76,9 @@ class Settings(BaseSettings):
         description="Grades made without the LLM (skipped for time, or LLM down) get a refined "
         "revision from a background LLM pass when it has capacity.",
     )
-    refine_concurrency: int = Field(default=4, ge=1, le=1024)
+    refine_concurrency: int = Field(
+        default=2, ge=1, le=1024, description="LLM refinement calls at once (background)."
+    )
     grade_retention_days: float = Field(
         default=365,
         ge=0,

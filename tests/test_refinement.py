@@ -69,6 +69,11 @@ def test_skipped_llm_refines_in_the_background(serve: Callable[..., LiveServer])
         # Without waiting, the latest revision at once.
         now = http.get(f"/v1/grades/{first['grade_id']}").json()
         assert now["revision"] == 2
+        metrics = http.get("/metrics").text
+        assert 'rubricate_grades_by_refinement{state="done"} 1.0' in metrics
+        assert "rubricate_refinement_lag_seconds 0.0" in metrics
+        lag = [line for line in metrics.splitlines() if line.startswith("rubricate_refined_lag")]
+        assert 1.0 < float(lag[0].split()[-1]) < 10
 
 
 def test_llm_answering_in_time_needs_no_refinement(serve: Callable[..., LiveServer]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -99,3 +100,71 @@ def test_widget_says_when_the_service_is_down(browser: object, page_site: tuple[
     assert "can't be reached" in alert.inner_text()
     assert page.get_by_label("Your answer").input_value() == ANSWER
     page.close()
+
+
+def test_widget_shows_the_refined_grade_when_it_arrives(
+    browser: object,
+    page_site: tuple[str, Path],
+    embedder: Embedder,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The LLM is slower than the budget: the student sees the embedding grade at once, then
+    the LLM's revision replaces it, announced, without the focus moving."""
+    import asyncio
+    import json
+
+    import httpx
+
+    from models.llm import LLMSettings, VLLMClient
+    from tests.test_llm_grading import chat
+
+    reply = {
+        "key_points": {
+            "needs-light-co2-water": {
+                "verdict": "met",
+                "evidence": "sunlight, carbon dioxide and water",
+                "reason": "names all three",
+            },
+            "makes-glucose-oxygen": {
+                "verdict": "partial",
+                "evidence": "they give off oxygen",
+                "reason": "oxygen only",
+            },
+        },
+        "misconceptions": {"plants-breathe-in-oxygen": {"present": False, "evidence": ""}},
+        "feedback": "Name the sugar too.",
+    }
+
+    async def slow_vllm(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"data": [{"id": "fake-model"}]})
+        await asyncio.sleep(1.5)  # past the 1 s interactive budget
+        return chat(json.dumps(reply))
+
+    client = VLLMClient(
+        LLMSettings(base_url="http://vllm.test", model="fake-model", timeout_s=10, max_retries=0),
+        transport=httpx.MockTransport(slow_vllm),
+    )
+    site, root = page_site
+    settings = conftest.make_settings(
+        tmp_path_factory.mktemp("refine"), cors_origins=site, llm_health_interval_s=0.2
+    )
+    backends = Backends(embedder=embedder, llm=client, llm_model="fake")
+    with LiveServer(settings, backends) as server:
+        with server.client() as http:
+            while http.get("/readyz").json()["llm"]["state"] != "ready":
+                time.sleep(0.1)
+        write_page(root, "refined.html", server.url + "/widget.js")
+        page = browser.new_page()  # type: ignore[attr-defined]
+        page.goto(site + "/refined.html")
+        page.get_by_label("Your answer").fill(ANSWER)
+        page.get_by_role("button", name="Check my answer").click()
+        page.get_by_text("A closer reading is on its way").wait_for(timeout=30_000)
+        page.get_by_label("Your answer").focus()
+        page.get_by_text("Updated after a closer reading.", exact=True).wait_for(timeout=30_000)
+        assert page.get_by_role("status").inner_text() == (
+            "Your feedback was updated after a closer reading."
+        )
+        assert page.get_by_label("Your answer").evaluate("a => a.matches(':focus')")
+        assert page.get_by_text("A closer reading is on its way").count() == 0
+        page.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -47,4 +48,9 @@ async def prometheus(request: Request, metrics: MetricsDep) -> Response:
     state: Runtime | None = request.app.state.runtime
     if state is not None:
         metrics.observe_llm_queue(state.service.admission)
+    book, refiner = request.app.state.grades, request.app.state.refiner
+    if book is not None:
+        counts = await asyncio.to_thread(book.store.refinement_counts)
+        oldest = await asyncio.to_thread(book.store.oldest_pending_at)
+        metrics.observe_refinement(counts, oldest, refiner.lag_s if refiner else None)
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -137,8 +137,10 @@
         }
         if (!response.ok) throw new Error(await this.problem(response));
         var data = await response.json();
-        this.render(data.result || data, data.passback);
+        var result = data.result || data;
+        this.render(result, data.passback, true);
         this.say("Feedback is ready below.");
+        this.follow(result, data.passback);
       } catch (err) {
         this.say(this.explain(err), true);
       } finally {
@@ -148,13 +150,42 @@
       }
     }
 
-    render(result, passback) {
+    /* A grade made before the LLM had time for it is refined in the background: wait for
+     * the refined revision (long-polling) and show it, saying so, without moving focus. */
+    async follow(result, passback) {
+      var ticket = (this._ticket = (this._ticket || 0) + 1);
+      var giveUpAt = Date.now() + 5 * 60 * 1000;
+      while (result.refinement === "pending" || result.refinement === "running") {
+        if (ticket !== this._ticket || Date.now() > giveUpAt) return;
+        try {
+          var response = await fetch(this.api + "/v1/grades/" + encodeURIComponent(result.grade_id) +
+            "?wait=25&after_revision=" + result.revision);
+          if (!response.ok) return;
+          var next = await response.json();
+        } catch (e) {
+          return;
+        }
+        if (ticket !== this._ticket) return;
+        if (next.revision > result.revision) {
+          this.render(next, passback, false);
+          this.say("Your feedback was updated after a closer reading.");
+        }
+        result = next;
+      }
+    }
+
+    render(result, passback, focus) {
       var box = this._result;
       box.replaceChildren();
       var heading = el("h3", { tabindex: "-1" },
         "Score: " + result.score + " of " + result.max_score + " (" + result.label + ")");
       box.append(heading, el("p", { class: "summary" }, result.feedback.summary));
       if (result.needs_review) box.append(el("p", {}, "A teacher will review this answer."));
+      if (result.graded_by === "teacher") box.append(el("p", { class: "refined" }, "Graded by your teacher."));
+      else if (result.revision > 1) box.append(el("p", { class: "refined" }, "Updated after a closer reading."));
+      else if (result.refinement === "pending") {
+        box.append(el("p", { class: "refined" }, "A closer reading is on its way; this feedback may be updated."));
+      }
       if (passback) box.append(el("p", {}, "Your score has been sent to your course."));
       var list = el("ul", { "aria-label": "Feedback per key point" });
       result.key_points.forEach(function (kp) {
@@ -173,7 +204,7 @@
       });
       box.append(list);
       box.hidden = false;
-      heading.focus();
+      if (focus) heading.focus();
       this.dispatchEvent(new CustomEvent("rubricate-graded", { detail: result, bubbles: true }));
     }
   }
