@@ -11,6 +11,7 @@ from app.runtime import Runtime
 from app.settings import Settings
 from graders.errors import NotReady
 from graders.grades import GradeBook
+from graders.grades.teaching import Teaching
 from graders.service import GradingService
 from rubrics import Lesson
 
@@ -38,6 +39,13 @@ def get_book(request: Request) -> GradeBook:
     return book
 
 
+def get_teaching(request: Request) -> Teaching:
+    teaching: Teaching | None = request.app.state.teaching
+    if teaching is None:
+        raise NotReady("The grade store is still opening; try again shortly.")
+    return teaching
+
+
 def get_lessons(request: Request) -> dict[str, Lesson]:
     lessons: dict[str, Lesson] = request.app.state.lessons
     return lessons
@@ -54,3 +62,4 @@ ServiceDep = Annotated[GradingService, Depends(get_service)]
 LessonsDep = Annotated[dict[str, Lesson], Depends(get_lessons)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 BookDep = Annotated[GradeBook, Depends(get_book)]
+TeachingDep = Annotated[Teaching, Depends(get_teaching)]

@@ -20,7 +20,7 @@ from app.limits import BodyLimit
 from app.metrics import Metrics, MetricsMiddleware
 from app.ratelimit import RateLimit
 from app.routes import batches as batch_routes
-from app.routes import grade, grades, health, lessons, lti, teacher, widget
+from app.routes import grade, grades, health, lessons, lti, review, teacher, widget
 from app.runtime import Backends, load_all_lessons, runtime
 from app.saturation import Saturation
 from app.settings import Settings
@@ -38,18 +38,20 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
         async with (
             runtime(settings, loaded, backends) as state,
             open_batches(settings, state.service) as batches,
-            open_grades(settings, state.service) as (book, refiner),
+            open_grades(settings, state.service) as grades_state,
         ):
             app.state.runtime = state
             app.state.batches = batches
-            app.state.grades = book
-            app.state.refiner = refiner
+            app.state.grades = grades_state.book
+            app.state.refiner = grades_state.refiner
+            app.state.teaching = grades_state.teaching
             log.info("rubricate ready: %d lessons, embedder %s", len(loaded), state.embedder.name)
             yield
         app.state.runtime = None
         app.state.batches = None
         app.state.grades = None
         app.state.refiner = None
+        app.state.teaching = None
 
     app = FastAPI(
         title="rubricate",
@@ -63,8 +65,9 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.state.runtime = None
     app.state.grades = None
     app.state.refiner = None
+    app.state.teaching = None
     problems.install(app)
-    routers = (grade, grades, lessons, health, lti, teacher, widget, batch_routes)
+    routers = (grade, grades, review, lessons, health, lti, teacher, widget, batch_routes)
     for router in [r.router for r in routers] + [lti.admin]:
         app.include_router(router, responses=problems.PROBLEM_RESPONSES)
     app.add_middleware(Saturation, limit=settings.max_grading_in_flight)

@@ -6,14 +6,23 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from app.batches import database_url
 from app.settings import Settings
 from graders.grades import GradeBook, GradeStore, Refiner
+from graders.grades.teaching import Teaching
 from graders.service import GradingService
 
 log = logging.getLogger(__name__)
 RETENTION_EVERY_S = 3600.0
+
+
+@dataclass
+class Grades:
+    book: GradeBook
+    refiner: Refiner | None
+    teaching: Teaching
 
 
 async def _retention(store: GradeStore, days: float) -> None:
@@ -27,10 +36,14 @@ async def _retention(store: GradeStore, days: float) -> None:
 @contextlib.asynccontextmanager
 async def open_grades(
     settings: Settings, service: GradingService, *, url: str | None = None
-) -> AsyncIterator[tuple[GradeBook, Refiner | None]]:
-    """Open the store, start the refiner and the retention sweep; stop both on exit."""
+) -> AsyncIterator[Grades]:
+    """Open the store, learn from past reviews, start the refiner and the retention sweep."""
     store = await asyncio.to_thread(GradeStore, url or database_url(settings))
     book = GradeBook(service, store, refine=settings.refine_in_background)
+    teaching = Teaching(book)
+    taught = await teaching.teach_all()
+    if taught:
+        log.info("exemplars from teachers' reviews for %d questions", taught)
     tasks: list[asyncio.Task[None]] = []
     refiner = None
     llm = service.llm
@@ -40,7 +53,7 @@ async def open_grades(
     if settings.grade_retention_days > 0:
         tasks.append(asyncio.create_task(_retention(store, settings.grade_retention_days)))
     try:
-        yield book, refiner
+        yield Grades(book, refiner, teaching)
     finally:
         if refiner is not None:
             await refiner.aclose()

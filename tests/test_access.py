@@ -49,6 +49,15 @@ def test_teacher_endpoints_need_a_key_when_keys_are_configured(tmp_path: Path) -
     assert call(app, "GET", ADMIN, headers={"X-API-Key": "k1"}).status_code == 200
     admin = call(app, "GET", "/v1/lti/platforms", client="10.1.2.3")
     assert admin.status_code == 401
+    for method, path in [
+        ("PUT", "/v1/grades/abc/review"),
+        ("GET", "/v1/review?lesson_id=demo-photosynthesis"),
+        ("GET", "/v1/agreement?lesson_id=demo-photosynthesis"),
+        ("POST", "/v1/questions/demo-photosynthesis/q1/regrade"),
+        ("DELETE", "/v1/students/s1"),
+        ("GET", "/v1/grades/abc/history"),
+    ]:
+        assert call(app, method, path, json={"label": "correct"}).status_code == 401, path
     # Student endpoints stay open.
     assert call(app, "GET", "/v1/lessons").status_code == 200
 

@@ -15,7 +15,7 @@ import contextlib
 import json
 import time
 
-from graders.errors import UnknownGrade
+from graders.errors import UnknownGrade, UnknownLesson
 from graders.grades.store import GradeStore, NewGrade, StoredGrade
 from graders.result import GradeResult
 from graders.service import GradingService
@@ -114,9 +114,13 @@ class GradeBook:
         )
         grade_id = await asyncio.to_thread(self.store.add, new)
         if refinement == "pending":
-            for event in self.on_pending:
-                event.set()
+            self.nudge()
         return result.model_copy(update={"grade_id": grade_id})
+
+    def nudge(self) -> None:
+        """Tell the refiner that grades are waiting."""
+        for event in self.on_pending:
+            event.set()
 
     async def question_of(self, grade: StoredGrade) -> tuple[Lesson, Question]:
         """The rubric a stored grade was made against (an inline one is rebuilt)."""
@@ -185,3 +189,26 @@ class GradeBook:
             ],
             "audit": trail,
         }
+
+    def outdated(self, grade: StoredGrade) -> bool:
+        """Made with another rubric or exemplar set than the question has now."""
+        if grade.inline is not None or grade.review is not None:
+            return False
+        lesson = self.service.lessons.get(grade.lesson_id)
+        if lesson is None:
+            return True
+        current = self.service.exemplars.set_id(grade.lesson_id, grade.question_id)
+        return grade.rubric_hash != lesson.content_hash or grade.exemplar_set != current
+
+    def check_scope(self, lesson_id: str, question_id: str | None) -> None:
+        """UnknownLesson / UnknownQuestion unless the lesson (and question) exist."""
+        if question_id is not None:
+            self.service.find(lesson_id, question_id)
+        elif lesson_id not in self.service.lessons:
+            raise UnknownLesson(lesson_id)
+
+    async def reviewed(self, lesson_id: str, question_id: str | None) -> list[StoredGrade]:
+        self.check_scope(lesson_id, question_id)
+        return await asyncio.to_thread(
+            self.store.of_question, lesson_id, question_id, reviewed=True
+        )

@@ -264,6 +264,16 @@ class GradeStore:
                 )
         return revision
 
+    def restamp(self, grade_ids: list[str], rubric_hash: str, exemplar_set: str) -> None:
+        """Graded again with the same result: record the rubric and examples it now has."""
+        with self.engine.begin() as conn:
+            for start in range(0, len(grade_ids), 500):
+                conn.execute(
+                    update(grades)
+                    .where(grades.c.id.in_(grade_ids[start : start + 500]))
+                    .values(rubric_hash=rubric_hash, exemplar_set=exemplar_set)
+                )
+
     def claim(self, grade_id: str) -> bool:
         """Take a pending grade for refinement; False when another refiner has it."""
         with self.engine.begin() as conn:
@@ -395,11 +405,14 @@ class GradeStore:
         with self.engine.connect() as conn:
             return [_stored(r) for r in conn.execute(query.order_by(grades.c.created_at))]
 
-    def reviewed_questions(self) -> list[tuple[str, str]]:
+    def reviewed_questions(self, student_id: str | None = None) -> list[tuple[str, str]]:
+        """Questions with reviewed answers (of one student, if given)."""
         query = (
             select(grades.c.lesson_id, grades.c.question_id)
             .where(and_(grades.c.review.is_not(None), grades.c.inline.is_(None)))
             .distinct()
         )
+        if student_id is not None:
+            query = query.where(grades.c.student_id == student_id)
         with self.engine.connect() as conn:
             return [(str(a), str(b)) for a, b in conn.execute(query)]

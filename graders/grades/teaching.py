@@ -1,0 +1,119 @@
+"""Teachers' reviews: the teacher's grade becomes current, and the grader learns from it.
+
+Every reviewed answer of a question becomes one of its graded examples, beside those in
+its YAML rubric (``GradingService.set_exemplars``); on a question built from a reference
+answer it also fits the question's score offset and label cuts. The exemplars are
+rebuilt from the database at start-up, so what a teacher taught survives a restart.
+Answers to inline questions are kept and reviewed, but teach nothing: an inline
+question has no lasting identity to attach examples to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from graders.errors import RubricateError
+from graders.grades.book import GradeBook
+from graders.grades.review import TeacherReview, apply_review, as_exemplar
+from graders.result import GradeResult
+from rubrics import Lesson, Question
+
+log = logging.getLogger(__name__)
+
+
+class Teaching:
+    def __init__(self, book: GradeBook) -> None:
+        self.book = book
+        self._lock = asyncio.Lock()
+
+    async def review(self, grade_id: str, review: TeacherReview, who: str) -> GradeResult:
+        """Store the teacher's grade as the current revision, audited; then learn from it."""
+        reviewed, lesson, question = await self._apply(grade_id, review, who)
+        if lesson is not None and question is not None:
+            await self.teach(lesson, question)
+        return reviewed
+
+    async def review_many(
+        self, grade_ids: list[str], review: TeacherReview, who: str
+    ) -> list[GradeResult]:
+        """One decision for a group of similar answers; the grader learns once, at the end."""
+        done, questions = [], {}
+        for grade_id in grade_ids:
+            reviewed, lesson, question = await self._apply(grade_id, review, who)
+            done.append(reviewed)
+            if lesson is not None and question is not None:
+                questions[(lesson.id, question.id)] = (lesson, question)
+        for lesson, question in questions.values():
+            await self.teach(lesson, question)
+        return done
+
+    async def _apply(
+        self, grade_id: str, review: TeacherReview, who: str
+    ) -> tuple[GradeResult, Lesson | None, Question | None]:
+        book = self.book
+        grade = await book.stored(grade_id)
+        lesson, question = await book.question_of(grade)
+        ai = GradeResult.model_validate_json(grade.ai_result)
+        reviewed = apply_review(ai, lesson, question, review, book.service.config)
+        revision = await asyncio.to_thread(
+            book.store.revise,
+            grade_id,
+            graded_by="teacher",
+            result=reviewed.model_dump_json(),
+            label=reviewed.label.value,
+            needs_review=False,
+            confidence=1.0,
+            rubric_hash=reviewed.versions.rubric_hash,
+            exemplar_set=reviewed.versions.exemplar_set,
+            review=review.model_dump_json(),
+            who=review.reviewer or who,
+        )
+        await book.changed()
+        reviewed = reviewed.model_copy(update={"grade_id": grade_id, "revision": revision or 1})
+        if grade.inline is not None:
+            return reviewed, None, None
+        return reviewed, lesson, question
+
+    async def teach(self, lesson: Lesson, question: Question) -> str:
+        """Rebuild the question's exemplars: its rubric's plus every reviewed answer."""
+        async with self._lock:
+            grades = await asyncio.to_thread(
+                self.book.store.of_question, lesson.id, question.id, reviewed=True
+            )
+            graded = [
+                as_exemplar(
+                    g.answer,
+                    GradeResult.model_validate_json(g.result),
+                    TeacherReview.model_validate_json(g.review or "{}"),
+                )
+                for g in grades
+                if g.inline is None
+            ]
+            return await self.book.service.set_exemplars(lesson, question, graded)
+
+    async def teach_all(self) -> int:
+        """At start-up: every question some teacher reviewed answers of learns from them."""
+        taught = 0
+        for lesson_id, question_id in await asyncio.to_thread(self.book.store.reviewed_questions):
+            try:
+                lesson, question = self.book.service.find(lesson_id, question_id)
+            except RubricateError as exc:  # the rubric was removed since: nothing to teach
+                log.warning("reviews of %s/%s not used: %s", lesson_id, question_id, exc)
+                continue
+            await self.teach(lesson, question)
+            taught += 1
+        return taught
+
+    async def erase_student(self, student_id: str, who: str) -> int:
+        """Erase a student's answers and grades; their reviewed answers stop being examples."""
+        store = self.book.store
+        questions = await asyncio.to_thread(store.reviewed_questions, student_id)
+        erased = await asyncio.to_thread(store.erase_student, student_id, who)
+        for lesson_id, question_id in questions:
+            try:
+                lesson, question = self.book.service.find(lesson_id, question_id)
+            except RubricateError:
+                continue
+            await self.teach(lesson, question)
+        return erased
