@@ -11,6 +11,7 @@ from app.runtime import Runtime
 from app.settings import Settings
 from graders.errors import NotReady
 from graders.grades import GradeBook
+from graders.grades.release import Releases
 from graders.grades.teaching import Teaching
 from graders.service import GradingService
 from rubrics import Lesson
@@ -46,6 +47,13 @@ def get_teaching(request: Request) -> Teaching:
     return teaching
 
 
+def get_releases(request: Request) -> Releases:
+    releases: Releases | None = request.app.state.releases
+    if releases is None:
+        raise NotReady("The grade store is still opening; try again shortly.")
+    return releases
+
+
 def get_lessons(request: Request) -> dict[str, Lesson]:
     lessons: dict[str, Lesson] = request.app.state.lessons
     return lessons
@@ -63,3 +71,4 @@ LessonsDep = Annotated[dict[str, Lesson], Depends(get_lessons)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 BookDep = Annotated[GradeBook, Depends(get_book)]
 TeachingDep = Annotated[Teaching, Depends(get_teaching)]
+ReleasesDep = Annotated[Releases, Depends(get_releases)]

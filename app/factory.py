@@ -17,6 +17,7 @@ from app import problems
 from app.batches import open_batches
 from app.grades import open_grades
 from app.limits import BodyLimit
+from app.lti.holds import release_holds
 from app.metrics import Metrics, MetricsMiddleware
 from app.ratelimit import RateLimit
 from app.routes import batches as batch_routes
@@ -39,12 +40,17 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
             runtime(settings, loaded, backends) as state,
             open_batches(settings, state.service) as batches,
             open_grades(settings, state.service) as grades_state,
+            release_holds(
+                app, grades_state.book, grades_state.releases, grades_state.teaching.on_reviewed
+            ) as holds,
         ):
             app.state.runtime = state
             app.state.batches = batches
             app.state.grades = grades_state.book
             app.state.refiner = grades_state.refiner
             app.state.teaching = grades_state.teaching
+            app.state.releases = grades_state.releases
+            app.state.holds = holds
             log.info("rubricate ready: %d lessons, embedder %s", len(loaded), state.embedder.name)
             yield
         app.state.runtime = None
@@ -52,6 +58,8 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
         app.state.grades = None
         app.state.refiner = None
         app.state.teaching = None
+        app.state.releases = None
+        app.state.holds = None
 
     app = FastAPI(
         title="rubricate",
@@ -66,6 +74,8 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.state.grades = None
     app.state.refiner = None
     app.state.teaching = None
+    app.state.releases = None
+    app.state.holds = None
     problems.install(app)
     routers = (grade, grades, review, lessons, health, lti, teacher, widget, batch_routes)
     for router in [r.router for r in routers] + [lti.admin]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from app.batches import database_url
 from app.settings import Settings
 from graders.grades import GradeBook, GradeStore, Refiner
+from graders.grades.release import Releases
 from graders.grades.teaching import Teaching
 from graders.service import GradingService
 
@@ -23,6 +24,7 @@ class Grades:
     book: GradeBook
     refiner: Refiner | None
     teaching: Teaching
+    releases: Releases
 
 
 async def _retention(store: GradeStore, days: float) -> None:
@@ -53,7 +55,8 @@ async def open_grades(
     if settings.grade_retention_days > 0:
         tasks.append(asyncio.create_task(_retention(store, settings.grade_retention_days)))
     try:
-        yield Grades(book, refiner, teaching)
+        releases = await asyncio.to_thread(Releases, book)
+        yield Grades(book, refiner, teaching, releases)
     finally:
         if refiner is not None:
             await refiner.aclose()

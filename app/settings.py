@@ -116,3 +116,9 @@ class Settings(BaseSettings):
     lti_retry_base_s: float = Field(default=5.0, gt=0)
     lti_retry_max_s: float = Field(default=3600.0, gt=0)
     lti_worker_interval_s: float = Field(default=2.0, gt=0)
+    lti_passback_wait_s: float = Field(
+        default=120.0,
+        ge=0,
+        description="A launch's grade waiting for its LLM pass reaches the LMS once refined, "
+        "or after this many seconds as it stands (0: at once).",
+    )

@@ -29,13 +29,16 @@ SCORE_MEDIA_TYPE = "application/vnd.ims.lis.v1.score+json"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
-def score_payload(result: GradeResult, user_id: str) -> dict[str, Any]:
+def score_payload(result: GradeResult, user_id: str, final: bool | None = None) -> dict[str, Any]:
+    """The AGS score; ``final`` (default: not flagged for review) sets FullyGraded."""
+    if final is None:
+        final = not result.needs_review
     return {
         "userId": user_id,
         "scoreGiven": result.score,
         "scoreMaximum": result.max_score,
         "activityProgress": "Completed",
-        "gradingProgress": "PendingManual" if result.needs_review else "FullyGraded",
+        "gradingProgress": "FullyGraded" if final else "PendingManual",
         "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "comment": result.feedback.summary,
     }

@@ -33,6 +33,11 @@ CREATE TABLE IF NOT EXISTS lti_passbacks (
     attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL,
     last_error TEXT, created_at REAL NOT NULL, sent_at REAL);
 CREATE INDEX IF NOT EXISTS lti_passbacks_due ON lti_passbacks (status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS lti_holds (
+    grade_id TEXT PRIMARY KEY, issuer TEXT NOT NULL, client_id TEXT NOT NULL,
+    lineitem TEXT NOT NULL, user_id TEXT NOT NULL, due_at REAL NOT NULL,
+    status TEXT NOT NULL, released_at REAL);
+CREATE INDEX IF NOT EXISTS lti_holds_status ON lti_holds (status, due_at);
 """
 
 
@@ -74,6 +79,18 @@ class Passback:
     attempts: int
     next_attempt_at: float
     last_error: str | None
+
+
+@dataclass
+class Hold:
+    """A launch's grade, kept back from the LMS until its LLM pass settles or ``due_at``."""
+
+    grade_id: str
+    issuer: str
+    client_id: str
+    lineitem: str
+    user_id: str
+    due_at: float
 
 
 def token_hash(token: str) -> str:
@@ -184,6 +201,44 @@ class LtiStore:
                 (issuer, client_id, lineitem, json.dumps(score), now, now),
             )
             return int(cur.lastrowid or 0)
+
+    # grades held back until refined (or a time-out), and the launch each belongs to
+    def hold(self, hold: Hold, status: str) -> None:
+        self._run(
+            "INSERT OR REPLACE INTO lti_holds (grade_id, issuer, client_id, lineitem, user_id,"
+            " due_at, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                hold.grade_id,
+                hold.issuer,
+                hold.client_id,
+                hold.lineitem,
+                hold.user_id,
+                hold.due_at,
+                status,
+            ),
+        )
+
+    def held(self, limit: int = 100) -> list[Hold]:
+        rows = self._run(
+            "SELECT grade_id, issuer, client_id, lineitem, user_id, due_at FROM lti_holds"
+            " WHERE status = 'held' ORDER BY due_at LIMIT ?",
+            (limit,),
+        )
+        return [Hold(*r) for r in rows]
+
+    def hold_for(self, grade_id: str) -> Hold | None:
+        rows = self._run(
+            "SELECT grade_id, issuer, client_id, lineitem, user_id, due_at FROM lti_holds"
+            " WHERE grade_id = ?",
+            (grade_id,),
+        )
+        return Hold(*rows[0]) if rows else None
+
+    def mark_released(self, grade_id: str) -> None:
+        self._run(
+            "UPDATE lti_holds SET status = 'released', released_at = ? WHERE grade_id = ?",
+            (time.time(), grade_id),
+        )
 
     def due(self, limit: int = 20) -> list[Passback]:
         rows = self._run(

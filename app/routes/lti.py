@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.auth import require_teacher
 from app.deps import BookDep, LessonsDep, MetricsDep
 from app.lti import pages
-from app.lti.ags import score_payload
 from app.lti.errors import InvalidSession, LtiError, PlatformNotFound, UnknownPlatform
+from app.lti.holds import Holds
 from app.lti.launch import (
     AGS_CLAIM,
     CLAIM,
@@ -27,8 +27,8 @@ from app.lti.launch import (
     validate_id_token,
 )
 from app.lti.state import LtiState, ensure, lifespan
-from app.lti.store import Platform, Session
-from graders.errors import UnknownLesson, UnknownQuestion
+from app.lti.store import Hold, Platform, Session
+from graders.errors import NotReady, UnknownLesson, UnknownQuestion
 from graders.result import GradeResult
 
 router = APIRouter(tags=["lti"], lifespan=lifespan)
@@ -39,6 +39,13 @@ def get_lti(request: Request) -> LtiState:
 
 
 LtiDep = Annotated[LtiState, Depends(get_lti)]
+
+
+def holds(request: Request) -> Holds:
+    found: Holds | None = request.app.state.holds
+    if found is None:
+        raise NotReady("The service is still starting; try again shortly.")
+    return found
 
 
 def base_url(request: Request, lti: LtiState) -> str:
@@ -233,8 +240,8 @@ class LtiAnswer(BaseModel):
 
 
 class PassbackOut(BaseModel):
-    id: int
-    status: str
+    id: int | None = Field(description="The queued passback; null while the grade is held.")
+    status: str = Field(description="queued, sent, or held (until its LLM pass or a time-out).")
     attempts: int = 0
     lineitem: str | None = None
     last_error: str | None = None
@@ -265,11 +272,17 @@ async def grade_launch(
     )
     metrics.record(result)
     passback = None
-    if session.lineitem and session.user_id:
-        score = score_payload(result, session.user_id)
-        item_id = lti.store.enqueue(session.issuer, session.client_id, session.lineitem, score)
-        lti.worker.wake.set()
-        passback = PassbackOut(id=item_id, status="queued")
+    if session.lineitem and session.user_id and result.grade_id:
+        hold = Hold(
+            result.grade_id,
+            session.issuer,
+            session.client_id,
+            session.lineitem,
+            session.user_id,
+            0.0,
+        )
+        item_id, status = await holds(request).passback(hold, result)
+        passback = PassbackOut(id=item_id, status=status)
     return LtiGradeOut(result=result, passback=passback)
 
 

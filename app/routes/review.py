@@ -11,10 +11,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import TeacherDep, require_teacher
-from app.deps import BookDep, TeachingDep
+from app.deps import BookDep, ReleasesDep, TeachingDep
 from graders.grades.agreement import Agreement, agreement
 from graders.grades.queue import ReviewQueue, review_queue
 from graders.grades.regrade import RegradePlan, regrade
+from graders.grades.release import ReleasePolicy, ReleaseState
 from graders.grades.review import TeacherReview
 from graders.result import GradeResult
 
@@ -89,3 +90,21 @@ async def regrade_question(
 async def erase_student(student_id: str, teaching: TeachingDep, who: TeacherDep) -> Erased:
     """Erase a student's answers and grades (and their use as examples)."""
     return Erased(student_id=student_id, erased=await teaching.erase_student(student_id, who))
+
+
+@router.put("/questions/{lesson_id}/{question_id}/release-policy", response_model=ReleaseState)
+async def set_release_policy(
+    lesson_id: str, question_id: str, body: ReleasePolicy, releases: ReleasesDep
+) -> ReleaseState:
+    """AI grades of this question pass back to the LMS as final only once at least
+    ``min_reviewed`` answers are reviewed and the AI agrees with the teacher on
+    ``min_accuracy`` of them; until then as PendingManual."""
+    await releases.set(lesson_id, question_id, body)
+    return await releases.state(lesson_id, question_id)
+
+
+@router.get("/questions/{lesson_id}/{question_id}/release-policy", response_model=ReleaseState)
+async def release_policy(lesson_id: str, question_id: str, releases: ReleasesDep) -> ReleaseState:
+    """The question's policy and whether its AI grades are released now."""
+    releases.book.check_scope(lesson_id, question_id)
+    return await releases.state(lesson_id, question_id)

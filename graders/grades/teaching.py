@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from graders.errors import RubricateError
 from graders.grades.book import GradeBook
@@ -26,12 +27,15 @@ class Teaching:
     def __init__(self, book: GradeBook) -> None:
         self.book = book
         self._lock = asyncio.Lock()
+        # Told of every teacher grade stored (the LTI passback sends it to the LMS).
+        self.on_reviewed: list[Callable[[GradeResult], Awaitable[None]]] = []
 
     async def review(self, grade_id: str, review: TeacherReview, who: str) -> GradeResult:
         """Store the teacher's grade as the current revision, audited; then learn from it."""
         reviewed, lesson, question = await self._apply(grade_id, review, who)
         if lesson is not None and question is not None:
             await self.teach(lesson, question)
+        await self._tell(reviewed)
         return reviewed
 
     async def review_many(
@@ -46,7 +50,16 @@ class Teaching:
                 questions[(lesson.id, question.id)] = (lesson, question)
         for lesson, question in questions.values():
             await self.teach(lesson, question)
+        for reviewed in done:
+            await self._tell(reviewed)
         return done
+
+    async def _tell(self, reviewed: GradeResult) -> None:
+        for listener in self.on_reviewed:
+            try:
+                await listener(reviewed)
+            except Exception:  # a listener's failure never loses the teacher's grade
+                log.exception("passing on the review of %s failed", reviewed.grade_id)
 
     async def _apply(
         self, grade_id: str, review: TeacherReview, who: str

@@ -1,0 +1,162 @@
+"""LTI passback once a grade is settled, the release policy, and the teacher's grade
+replacing the LMS's: a real LTI platform (lti1p3platform) on loopback, the real
+embedding model, and an LLM slower than the interactive budget (scripted at the
+transport), so every launch's grade is refined in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from app.runtime import Backends
+from models.embedder import Embedder
+from models.llm import LLMSettings, VLLMClient
+from tests import conftest
+from tests.conftest import LiveServer
+from tests.lti_platform import PlatformServer, start_launch
+from tests.test_llm_grading import chat
+from tests.test_lti import CUSTOM, launch, launch_token, wait_for
+
+pytestmark = pytest.mark.integration
+ANSWER = "Plants need sunlight, carbon dioxide and water, and they give off oxygen."
+REPLY = {
+    "key_points": {
+        "needs-light-co2-water": {
+            "verdict": "met",
+            "evidence": "sunlight, carbon dioxide and water",
+            "reason": "all three",
+        },
+        "makes-glucose-oxygen": {
+            "verdict": "partial",
+            "evidence": "they give off oxygen",
+            "reason": "oxygen only",
+        },
+    },
+    "misconceptions": {"plants-breathe-in-oxygen": {"present": False, "evidence": ""}},
+    "feedback": "Name the sugar too.",
+}
+
+
+@pytest.fixture(scope="module")
+def platform() -> Iterator[PlatformServer]:
+    with PlatformServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tool(
+    platform: PlatformServer, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    async def slow_vllm(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"data": [{"id": "fake-model"}]})
+        await asyncio.sleep(1.5)  # past the 1 s interactive budget
+        return chat(json.dumps(REPLY))
+
+    client = VLLMClient(
+        LLMSettings(base_url="http://vllm.test", model="fake-model", timeout_s=10, max_retries=0),
+        transport=httpx.MockTransport(slow_vllm),
+    )
+    tmp = tmp_path_factory.mktemp("lti-release")
+    platforms = tmp / "platforms.json"
+    platforms.write_text(json.dumps([platform.lms.platform_json()]))
+    settings = conftest.make_settings(
+        tmp,
+        lti_platforms_file=platforms,
+        lti_retry_base_s=0.2,
+        lti_worker_interval_s=0.2,
+        lti_passback_wait_s=60,
+        llm_health_interval_s=0.2,
+    )
+    backends = Backends(embedder=embedder, llm=client, llm_model="fake")
+    with LiveServer(settings, backends) as server:
+        platform.lms.tool_url = server.url
+        with server.client() as http:
+            while http.get("/readyz").json()["llm"]["state"] != "ready":
+                time.sleep(0.1)
+        yield server
+
+
+def answer_in_launch(platform: PlatformServer, tool: LiveServer, user: str) -> dict[str, Any]:
+    token = launch_token(launch(tool, *start_launch(platform.url, custom=CUSTOM, user=user)).text)
+    with tool.client() as http:
+        response = http.post(
+            "/lti/grade", json={"answer": ANSWER}, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def scores_for(platform: PlatformServer, user: str) -> list[dict[str, Any]]:
+    return [r.score for r in platform.lms.scores if r.score["userId"] == user]
+
+
+def test_launch_grade_passes_back_once_after_refinement(
+    platform: PlatformServer, tool: LiveServer
+) -> None:
+    body = answer_in_launch(platform, tool, "student-held")
+    first = body["result"]
+    assert first["refinement"] == "pending"
+    assert body["passback"] == {
+        "id": None,
+        "status": "held",
+        "attempts": 0,
+        "lineitem": None,
+        "last_error": None,
+        "score": None,
+    }
+    assert scores_for(platform, "student-held") == []  # not the unrefined grade
+    wait_for(lambda: scores_for(platform, "student-held"), seconds=30)
+    with tool.client() as http:
+        refined = http.get(f"/v1/grades/{first['grade_id']}").json()
+    assert refined["revision"] == 2 and refined["refinement"] == "done"
+    time.sleep(1.0)
+    (score,) = scores_for(platform, "student-held")  # once
+    assert score["scoreGiven"] == refined["score"]
+    assert score["comment"] == refined["feedback"]["summary"]
+
+
+def test_release_policy_then_the_teacher_grade_replaces_pending_manual(
+    platform: PlatformServer, tool: LiveServer
+) -> None:
+    url = "/v1/questions/demo-photosynthesis/q1/release-policy"
+    with tool.client() as http:
+        state = http.put(url, json={"min_reviewed": 1, "min_accuracy": 0.9}).json()
+    assert state["released"] is False and "0 of 1" in state["reason"]
+    body = answer_in_launch(platform, tool, "student-policy")
+    wait_for(lambda: scores_for(platform, "student-policy"), seconds=30)
+    (machine,) = scores_for(platform, "student-policy")
+    assert machine["gradingProgress"] == "PendingManual"  # the policy is not met yet
+
+    grade_id = body["result"]["grade_id"]
+    review = {"score": 4, "comment": "Glucose is implied; full marks."}
+    with tool.client() as http:
+        http.put(f"/v1/grades/{grade_id}/review", json=review).raise_for_status()
+    wait_for(lambda: len(scores_for(platform, "student-policy")) == 2, seconds=15)
+    teacher = scores_for(platform, "student-policy")[-1]
+    assert teacher["gradingProgress"] == "FullyGraded" and teacher["scoreGiven"] == 4
+    assert teacher["comment"].startswith("Your teacher: Glucose is implied")
+
+    with tool.client() as http:
+        state = http.get(url).json()
+        assert state["reviewed"] == 1 and state["policy"]["min_reviewed"] == 1
+        relaxed = http.put(url, json={"min_reviewed": 1, "min_accuracy": 0.0}).json()
+    assert relaxed["released"] is True
+    later = answer_in_launch(platform, tool, "student-released")["result"]
+    wait_for(lambda: scores_for(platform, "student-released"), seconds=30)
+    (released,) = scores_for(platform, "student-released")
+    with tool.client() as http:
+        sent = http.get(f"/v1/grades/{later['grade_id']}").json()
+        expected = "PendingManual" if sent["needs_review"] else "FullyGraded"
+        assert released["gradingProgress"] == expected  # the policy no longer holds it
+        bad = http.put(url, json={"min_reviewed": -1, "min_accuracy": 2})
+        assert bad.status_code == 422
+        unknown = http.get("/v1/questions/demo-photosynthesis/nope/release-policy")
+        assert unknown.status_code == 404
