@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from app.settings import Settings
 from graders.batch import BatchManager, BatchStore
 from graders.batch.store import sqlite_url
+from graders.grades import GradeBook
 from graders.service import GradingService
 
 
@@ -18,7 +19,11 @@ def database_url(settings: Settings) -> str:
 
 @contextlib.asynccontextmanager
 async def open_batches(
-    settings: Settings, service: GradingService, *, url: str | None = None
+    settings: Settings,
+    service: GradingService,
+    *,
+    url: str | None = None,
+    book: GradeBook | None = None,
 ) -> AsyncIterator[BatchManager]:
     """Open the store, start the worker (which resumes unfinished batches); stop on exit."""
     store = await asyncio.to_thread(BatchStore, url or database_url(settings))
@@ -28,6 +33,7 @@ async def open_batches(
         concurrency=settings.batch_concurrency,
         chunk_size=settings.batch_chunk_size,
         upload_dir=settings.cache_dir / "uploads",
+        book=book,
     )
     await manager.start()
     try:

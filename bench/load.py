@@ -7,7 +7,9 @@ prepared, or RUBRICATE_LLM_URL), waits until /readyz reports the LLM ready (or
 --no-llm-wait), then for each concurrency runs that many clients, each posting a
 different answer as soon as its last one came back, for --seconds. Prints answers/s,
 p50/p95/p99 latency, the share answered 200 (and 429/503 with Retry-After), and how the
-LLM was used (used / skipped / unavailable). Loopback only, bounded in time.
+LLM was used (used / skipped / unavailable), and the background LLM pass: grades waiting
+for it, refined so far, and the last refinement lag (from /metrics). Loopback only,
+bounded in time. The 10-minute soak with vLLM killed and restarted is bench/soak.py.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ async def run(url: str, clients: int, seconds: float) -> dict[str, object]:
         began = time.perf_counter()
         await asyncio.gather(*(client_loop(http) for _ in range(clients)))
         elapsed = time.perf_counter() - began
+    refinement = await refinement_figures(url)
     answered = sum(n for s, n in statuses.items() if s == "200" or "Retry-After" in s)
     total = sum(statuses.values())
     return {
@@ -69,6 +72,26 @@ async def run(url: str, clients: int, seconds: float) -> dict[str, object]:
         "answered_share": round(answered / total, 3) if total else None,
         "statuses": dict(statuses),
         "llm": dict(llm),
+        **refinement,
+    }
+
+
+async def refinement_figures(url: str) -> dict[str, object]:
+    """Grades by state of their LLM pass, and the lags, from the service's /metrics."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        text = (await http.get("/metrics")).text
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("rubricate_grades_by_refinement{"):
+            state = line.split('state="')[1].split('"')[0]
+            found[state] = float(line.split()[-1])
+        elif line.startswith(("rubricate_refinement_lag_seconds", "rubricate_refined_lag")):
+            found[line.split()[0]] = float(line.split()[-1])
+    return {
+        "refined_total": int(found.get("done", 0)),
+        "waiting_for_llm": int(found.get("pending", 0) + found.get("running", 0)),
+        "oldest_waiting_s": round(found.get("rubricate_refinement_lag_seconds", 0), 1),
+        "last_refined_lag_s": round(found.get("rubricate_refined_lag_seconds", 0), 1),
     }
 
 

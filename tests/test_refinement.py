@@ -7,6 +7,9 @@ transport (the same runs against a real vLLM in tests/test_vllm_refinement.py).
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -133,3 +136,57 @@ def test_grades_kept_without_an_llm(http: httpx.Client) -> None:
     assert result["refinement"] == "none" and result["grade_id"]
     stored = http.get(f"/v1/grades/{result['grade_id']}").json()
     assert stored == result
+
+
+def test_batch_rows_graded_at_once_then_refined(serve: Callable[..., LiveServer]) -> None:
+    """Phase one grades every row without waiting for the LLM; phase two refines them; the
+    results show each row's current grade (refined, or the teacher's), and erasing a
+    student clears their rows."""
+    fake = slow(FakeVLLM(lambda body: verdicts(GOOD, "met", "SFT teaches when to apply it")), 1.2)
+    answers = [GOOD, "SFT teaches when to apply knowledge the model already has.", GOOD]
+    lines = ["row_id,student_id,lesson_id,question_id,answer"] + [
+        f'r{i},s{i},{LESSON.id},sc-2,"{a}"' for i, a in enumerate(answers)
+    ]
+    with serve(fake, timeout_s=10).client() as http:
+        created = http.post(
+            "/v1/batches", content="\n".join(lines).encode(), headers={"Content-Type": "text/csv"}
+        ).json()
+        deadline = time.monotonic() + 120
+        info: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            info = http.get(f"/v1/batches/{created['id']}").json()
+            if info["status"] == "done" and info["refinement"]["waiting"] == 0:
+                break
+            time.sleep(0.5)
+        assert info["progress"]["done"] == 3
+        assert info["refinement"]["refined"] + info["refinement"]["final"] == 3, info
+        assert info["refinement"]["refined"] >= 1
+        rows = [
+            json.loads(line)
+            for line in http.get(f"/v1/batches/{created['id']}/results").text.splitlines()
+        ]
+        assert [r["student_id"] for r in rows] == ["s0", "s1", "s2"]
+        for row in rows:
+            assert row["result"]["graders"]["llm"]["state"] == "used"
+            assert row["result"]["graded_by"] == "embedding+llm"
+            assert row["result"]["student_id"] == row["student_id"]
+        ids = [row["result"]["grade_id"] for row in rows]
+        assert len(set(ids)) == 3  # one stored grade per student, identical answers too
+        http.put(f"/v1/grades/{ids[1]}/review", json={"score": 0}).raise_for_status()
+        table = http.get(f"/v1/batches/{created['id']}/results", params={"format": "csv"}).text
+        reviewed = next(r for r in csv.DictReader(io.StringIO(table)) if r["student_id"] == "s1")
+        assert (reviewed["graded_by"], reviewed["score"], reviewed["label"]) == (
+            "teacher",
+            "0.0",
+            "incorrect",
+        )
+        erased = http.delete("/v1/students/s2").json()
+        assert erased == {"student_id": "s2", "erased": 1, "batch_rows": 1}
+        rows = [
+            json.loads(line)
+            for line in http.get(f"/v1/batches/{created['id']}/results").text.splitlines()
+        ]
+        assert rows[2]["status"] == "failed" and rows[2]["result"] is None
+        assert rows[2]["student_id"] is None and "erased" in rows[2]["error"]
+        info = http.get(f"/v1/batches/{created['id']}").json()
+        assert (info["progress"]["done"], info["progress"]["failed"]) == (2, 1)

@@ -191,7 +191,7 @@ def test_erasing_a_student_removes_their_answers_and_examples(http: httpx.Client
     taught = grade(http, probe, question, "probe-2", lesson)["versions"]["exemplar_set"]
     assert taught != before
     response = http.delete("/v1/students/erase-me")
-    assert response.json() == {"student_id": "erase-me", "erased": 2}
+    assert response.json() == {"student_id": "erase-me", "erased": 2, "batch_rows": 0}
     assert all(http.get(f"/v1/grades/{r['grade_id']}").status_code == 404 for r in mine)
     assert grade(http, probe, question, "probe-3", lesson)["versions"]["exemplar_set"] == before
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import TeacherDep, require_teacher
 from app.deps import BookDep, ReleasesDep, TeachingDep
+from app.routes.batches import BatchesDep
 from graders.grades.agreement import Agreement, agreement
 from graders.grades.queue import ReviewQueue, review_queue
 from graders.grades.regrade import RegradePlan, regrade
@@ -35,7 +36,8 @@ class GroupReview(BaseModel):
 
 class Erased(BaseModel):
     student_id: str
-    erased: int
+    erased: int = Field(description="Stored answers and their grades erased.")
+    batch_rows: int = Field(description="Rows of class files whose answer was erased.")
 
 
 @router.get("/review", response_model=ReviewQueue)
@@ -87,9 +89,13 @@ async def regrade_question(
 
 
 @router.delete("/students/{student_id}", response_model=Erased)
-async def erase_student(student_id: str, teaching: TeachingDep, who: TeacherDep) -> Erased:
-    """Erase a student's answers and grades (and their use as examples)."""
-    return Erased(student_id=student_id, erased=await teaching.erase_student(student_id, who))
+async def erase_student(
+    student_id: str, teaching: TeachingDep, batches: BatchesDep, who: TeacherDep
+) -> Erased:
+    """Erase a student's answers and grades (and their use as examples), class files too."""
+    erased = await teaching.erase_student(student_id, who)
+    rows = await batches.erase_student(student_id)
+    return Erased(student_id=student_id, erased=erased, batch_rows=rows)
 
 
 @router.put("/questions/{lesson_id}/{question_id}/release-policy", response_model=ReleaseState)

@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
-import hashlib
-import io
 import json
 import logging
-import os
-import re
 import tempfile
 import time
-import unicodedata
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from graders.batch.models import FINISHED, BatchInfo
+from graders.batch.export import CSV_COLUMNS, csv_line, csv_record, jsonl_record, take
+from graders.batch.intake import answer_hash, idempotency_token, normalise_answer, save_upload
+from graders.batch.models import FINISHED, BatchInfo, Refinement
 from graders.batch.parse import ParsedRow, parse
 from graders.batch.report import ClassReport, build_report
 from graders.batch.store import BatchStore, NewRow, PendingRow, ResultRow
@@ -33,78 +29,16 @@ from graders.errors import (
     BatchNotFound,
     IdempotencyKeyReused,
     RubricateError,
-    UploadTooLarge,
 )
+from graders.grades.book import GradeBook, graded_by, needs_refinement
+from graders.grades.store import NewGrade
+from graders.result import GradeResult
 from graders.service import GradingService
 
 log = logging.getLogger(__name__)
 
 ResultFormat = Literal["csv", "jsonl"]
-CSV_COLUMNS = [
-    "line",
-    "row_id",
-    "student_id",
-    "lesson_id",
-    "question_id",
-    "status",
-    "score",
-    "max_score",
-    "percent",
-    "label",
-    "needs_review",
-    "key_points_met",
-    "misconceptions",
-    "feedback",
-    "error",
-]
-_SPACES = re.compile(r"[ \t\f\v\u00a0]+")
-_BLANK_LINES = re.compile(r"\n{3,}")
-
-
-def normalise_answer(answer: str) -> str:
-    """NFC, one space for runs of spaces, lines trimmed, ends stripped; newlines kept
-    (they separate list items). This is the text graded, so evidence spans index into it."""
-    text = unicodedata.normalize("NFC", answer).replace("\r\n", "\n").replace("\r", "\n")
-    text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-    return _BLANK_LINES.sub("\n\n", text).strip()
-
-
-def answer_hash(lesson_id: str, question_id: str, normalised: str) -> str:
-    key = "\x1f".join((lesson_id, question_id, normalised))
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-async def save_upload(chunks: AsyncIterator[bytes], folder: Path, limit: int) -> Path:
-    """Stream an upload to a temp file, refusing it as soon as it passes ``limit`` bytes."""
-    fd, name = await asyncio.to_thread(_temp_file, folder)
-    size = 0
-    try:
-        async for chunk in chunks:
-            size += len(chunk)
-            if size > limit:
-                raise UploadTooLarge(limit)
-            os.write(fd, chunk)
-    except BaseException:
-        os.close(fd)
-        os.unlink(name)
-        raise
-    os.close(fd)
-    return Path(name)
-
-
-def _temp_file(folder: Path) -> tuple[int, str]:
-    folder.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(prefix="upload-", suffix=".part", dir=folder)
-
-
-def idempotency_token(key: str, path: Path) -> str:
-    """What is stored for an Idempotency-Key: its hash, then the upload's, so the same key
-    sent with another file is told apart from a retry (IETF httpapi idempotency draft)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return hashlib.sha256(key.encode()).hexdigest()[:32] + ":" + digest.hexdigest()[:32]
+__all__ = ["BatchManager", "answer_hash", "normalise_answer", "save_upload"]
 
 
 class BatchManager:
@@ -118,8 +52,12 @@ class BatchManager:
         concurrency: int = 16,
         chunk_size: int = 256,
         upload_dir: Path | None = None,
+        book: GradeBook | None = None,
     ) -> None:
         self.service = service
+        # Every row's grade is also kept in the grade store (refined there by the LLM pass,
+        # reviewed there by teachers); results and reports show its current revision.
+        self.book = book
         self.store = store
         self.concurrency = concurrency
         self.chunk_size = max(chunk_size, concurrency)
@@ -198,7 +136,14 @@ class BatchManager:
         record = await asyncio.to_thread(self.store.get, batch_id)
         if record is None:
             raise BatchNotFound(batch_id)
-        return record.info(time.time())
+        info = record.info(time.time())
+        if self.book is not None:
+            counts = await asyncio.to_thread(self.book.store.batch_refinement, batch_id)
+            info.refinement = Refinement.of(counts)
+        return info
+
+    async def erase_student(self, student_id: str) -> int:
+        return await asyncio.to_thread(self.store.erase_student, student_id)
 
     async def cancel(self, batch_id: str) -> BatchInfo:
         info = await self.info(batch_id)
@@ -218,17 +163,17 @@ class BatchManager:
     async def results(self, batch_id: str, fmt: ResultFormat) -> AsyncIterator[bytes]:
         """Results one per row in input order, as CSV or JSON Lines, page by page."""
         await self.info(batch_id)  # 404 before the stream starts
-        rows = self.store.results(batch_id)
+        rows = self.current(batch_id)
         if fmt == "csv":
-            yield _csv_line(CSV_COLUMNS)
+            yield csv_line(CSV_COLUMNS)
         while True:
-            page = await asyncio.to_thread(_take, rows, 500)
+            page = await asyncio.to_thread(take, rows, 500)
             if not page:
                 return
             parts: list[bytes] = []
             for row in page:
                 if fmt == "csv":
-                    parts.append(_csv_line(csv_record(row)))
+                    parts.append(csv_line(csv_record(row)))
                 else:
                     parts.append((json.dumps(jsonl_record(row)) + "\n").encode())
             yield b"".join(parts)
@@ -236,8 +181,21 @@ class BatchManager:
     async def report(self, batch_id: str) -> ClassReport:
         info = await self.info(batch_id)
         return await asyncio.to_thread(
-            build_report, info, self.store.results(batch_id), self.service.lessons
+            build_report, info, self.current(batch_id), self.service.lessons
         )
+
+    def current(self, batch_id: str, page: int = 500) -> Iterator[ResultRow]:
+        """The batch's rows with each grade as it stands now (refined, or the teacher's)."""
+        rows = self.store.results(batch_id, page)
+        while chunk := take(rows, page):
+            stored = {}
+            if self.book is not None:
+                stored = self.book.store.of_batch(batch_id, [r.seq for r in chunk])
+            for row in chunk:
+                grade = stored.get(row.seq)
+                if grade is not None and row.status == "done":
+                    row.result = self.book.result_of(grade).model_dump_json()  # type: ignore[union-attr]
+                yield row
 
     # -- the worker -------------------------------------------------------------------
     async def _run(self) -> None:
@@ -292,7 +250,59 @@ class BatchManager:
                 errors[row.answer_hash] = error or "grading failed"
         done = [r.seq for r in pending if r.answer_hash not in errors]
         failed = [(r.seq, errors[r.answer_hash]) for r in pending if r.answer_hash in errors]
+        if self.book is not None:
+            await self._keep(batch_id, pending, new_grades, errors)
         await asyncio.to_thread(self.store.save, batch_id, new_grades, done, failed)
+
+    async def _keep(
+        self,
+        batch_id: str,
+        pending: list[PendingRow],
+        new_grades: dict[str, str],
+        errors: dict[str, str],
+    ) -> None:
+        """Each graded row into the grade store (before the chunk is marked done, so a crash
+        in between re-grades the chunk, and the store keeps each row once)."""
+        assert self.book is not None
+        known = {h for h in (r.answer_hash for r in pending) if h not in new_grades}
+        results = {**await asyncio.to_thread(self.store.grades_for, batch_id, list(known))}
+        results.update(new_grades)
+        news = []
+        for row in pending:
+            if row.answer_hash in errors or row.answer_hash not in results:
+                continue
+            result = GradeResult.model_validate_json(results[row.answer_hash])
+            refine = self.book.refine and needs_refinement(result)
+            result = result.model_copy(
+                update={
+                    "student_id": row.student_id,
+                    "graded_by": graded_by(result),
+                    "refinement": "pending" if refine else "none",
+                }
+            )
+            news.append(
+                NewGrade(
+                    source="batch",
+                    lesson_id=row.lesson_id,
+                    question_id=row.question_id,
+                    student_id=row.student_id,
+                    answer=row.answer,
+                    inline=None,
+                    graded_by=result.graded_by,
+                    result=result.model_dump_json(),
+                    label=result.label.value,
+                    needs_review=result.needs_review,
+                    confidence=result.confidence,
+                    rubric_hash=result.versions.rubric_hash,
+                    exemplar_set=result.versions.exemplar_set,
+                    refinement=result.refinement,
+                    batch_id=batch_id,
+                    batch_seq=row.seq,
+                )
+            )
+        if news:
+            await asyncio.to_thread(self.book.store.add_many, news)
+            self.book.nudge()
 
     async def _grade(self, row: PendingRow) -> tuple[str | None, str | None]:
         async with self._semaphore:
@@ -304,66 +314,3 @@ class BatchManager:
                 log.exception("grading failed for %s/%s", row.lesson_id, row.question_id)
                 return None, f"internal error: {type(exc).__name__}"
         return result.model_dump_json(exclude={"student_id"}), None
-
-
-def _take(rows: Iterator[ResultRow], n: int) -> list[ResultRow]:
-    page: list[ResultRow] = []
-    for row in rows:
-        page.append(row)
-        if len(page) >= n:
-            break
-    return page
-
-
-def _csv_line(values: list[Any]) -> bytes:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(values)
-    return out.getvalue().encode("utf-8")
-
-
-def _result(row: ResultRow) -> dict[str, Any] | None:
-    if row.result is None:
-        return None
-    result: dict[str, Any] = json.loads(row.result)
-    result["student_id"] = row.student_id
-    return result
-
-
-def jsonl_record(row: ResultRow) -> dict[str, Any]:
-    return {
-        "line": row.line,
-        "row_id": row.row_id,
-        "student_id": row.student_id,
-        "lesson_id": row.lesson_id,
-        "question_id": row.question_id,
-        "status": row.status,
-        "error": row.error,
-        "result": _result(row),
-    }
-
-
-def csv_record(row: ResultRow) -> list[Any]:
-    result = _result(row)
-    base: list[Any] = [
-        row.line,
-        row.row_id or "",
-        row.student_id or "",
-        row.lesson_id or "",
-        row.question_id or "",
-        row.status,
-    ]
-    if result is None:
-        return [*base, "", "", "", "", "", "", "", "", row.error or ""]
-    met = [k["id"] for k in result["key_points"] if k["status"] == "met"]
-    return [
-        *base,
-        result["score"],
-        result["max_score"],
-        result["percent"],
-        result["label"],
-        str(result["needs_review"]).lower(),
-        ";".join(met),
-        ";".join(m["id"] for m in result["misconceptions"]),
-        result["feedback"]["summary"],
-        "",
-    ]

@@ -23,6 +23,24 @@ class Progress(BaseModel):
     fraction: float
 
 
+class Refinement(BaseModel):
+    """The second phase: the LLM pass over rows graded without it."""
+
+    waiting: int = Field(default=0, description="Rows waiting for (or in) their LLM pass.")
+    refined: int = Field(default=0, description="Rows with an LLM-refined revision.")
+    failed: int = Field(default=0, description="Rows the LLM could not refine (first grade kept).")
+    final: int = Field(default=0, description="Rows needing no LLM pass, or graded by a teacher.")
+
+    @classmethod
+    def of(cls, counts: dict[str, int]) -> Refinement:
+        return cls(
+            waiting=counts.get("pending", 0) + counts.get("running", 0),
+            refined=counts.get("done", 0),
+            failed=counts.get("failed", 0),
+            final=counts.get("none", 0) + counts.get("superseded", 0),
+        )
+
+
 class BatchInfo(BaseModel):
     id: str
     status: BatchStatus
@@ -36,6 +54,11 @@ class BatchInfo(BaseModel):
     eta_s: float | None = Field(description="Estimated seconds until the batch finishes.")
     first_result_s: float | None = Field(description="Seconds from upload to first result.")
     unique_answers: int = Field(description="Distinct (lesson, question, answer) graded so far.")
+    refinement: Refinement = Field(
+        default_factory=Refinement,
+        description="Phase two: every row has its grade once ``progress`` is done; rows "
+        "graded without the LLM are refined in the background.",
+    )
 
 
 class BatchRecord(BaseModel):

@@ -12,21 +12,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     Connection,
     Engine,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
     and_,
     func,
     insert,
@@ -36,104 +26,19 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from graders.batch.models import BatchRecord
+from graders.batch.tables import (
+    CHUNK_INSERT,
+    NewRow,
+    PendingRow,
+    ResultRow,
+    batches,
+    grades,
+    metadata,
+    rows,
+)
 from graders.db import normalise_url, open_engine, sqlite_url
 
 __all__ = ["BatchStore", "NewRow", "PendingRow", "ResultRow", "sqlite_url"]
-
-CHUNK_INSERT = 1000
-
-metadata = MetaData()
-
-batches = Table(
-    "rubricate_batches",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("idempotency_key", String(255), unique=True, nullable=True),
-    Column("status", String(16), nullable=False, index=True),
-    Column("format", String(8), nullable=False),
-    Column("filename", String(255), nullable=True),
-    Column("total", Integer, nullable=False, default=0),
-    Column("done", Integer, nullable=False, default=0),
-    Column("failed", Integer, nullable=False, default=0),
-    Column("graded", Integer, nullable=False, default=0),
-    Column("created_at", Float, nullable=False),
-    Column("started_at", Float, nullable=True),
-    Column("finished_at", Float, nullable=True),
-    Column("resumed_at", Float, nullable=True),
-    Column("resumed_from", Integer, nullable=False, default=0),
-    Column("first_result_at", Float, nullable=True),
-)
-
-rows = Table(
-    "rubricate_batch_rows",
-    metadata,
-    Column(
-        "batch_id",
-        String(32),
-        ForeignKey("rubricate_batches.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    Column("seq", Integer, primary_key=True),
-    Column("line", Integer, nullable=False),
-    Column("row_id", Text, nullable=True),
-    Column("student_id", Text, nullable=True),
-    Column("lesson_id", Text, nullable=True),
-    Column("question_id", Text, nullable=True),
-    Column("answer", Text, nullable=True),
-    Column("answer_hash", String(64), nullable=True),
-    Column("status", String(8), nullable=False),
-    Column("error", Text, nullable=True),
-    Index("ix_rubricate_rows_status", "batch_id", "status", "seq"),
-)
-
-grades = Table(
-    "rubricate_batch_grades",
-    metadata,
-    Column(
-        "batch_id",
-        String(32),
-        ForeignKey("rubricate_batches.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    Column("answer_hash", String(64), primary_key=True),
-    Column("result", Text, nullable=False),
-)
-
-
-@dataclass
-class NewRow:
-    line: int
-    row_id: str | None
-    student_id: str | None
-    lesson_id: str | None
-    question_id: str | None
-    answer: str | None
-    answer_hash: str | None
-    error: str | None
-
-
-@dataclass
-class PendingRow:
-    seq: int
-    answer_hash: str
-    lesson_id: str
-    question_id: str
-    answer: str
-
-
-@dataclass
-class ResultRow:
-    seq: int
-    line: int
-    row_id: str | None
-    student_id: str | None
-    lesson_id: str | None
-    question_id: str | None
-    answer: str | None
-    answer_hash: str | None
-    status: str
-    error: str | None
-    result: str | None
 
 
 class BatchStore:
@@ -250,7 +155,12 @@ class BatchStore:
     def pending(self, batch_id: str, after: int, limit: int) -> list[PendingRow]:
         query = (
             select(
-                rows.c.seq, rows.c.answer_hash, rows.c.lesson_id, rows.c.question_id, rows.c.answer
+                rows.c.seq,
+                rows.c.answer_hash,
+                rows.c.lesson_id,
+                rows.c.question_id,
+                rows.c.answer,
+                rows.c.student_id,
             )
             .where(and_(rows.c.batch_id == batch_id, rows.c.status == "pending"))
             .where(rows.c.seq > after)
@@ -268,6 +178,43 @@ class BatchStore:
         )
         with self.engine.connect() as conn:
             return set(conn.execute(query).scalars())
+
+    def grades_for(self, batch_id: str, hashes: Sequence[str]) -> dict[str, str]:
+        """The batch's grade (result JSON) of each answer hash already graded."""
+        if not hashes:
+            return {}
+        query = select(grades.c.answer_hash, grades.c.result).where(
+            and_(grades.c.batch_id == batch_id, grades.c.answer_hash.in_(list(hashes)))
+        )
+        with self.engine.connect() as conn:
+            return {str(h): str(r) for h, r in conn.execute(query)}
+
+    def erase_student(self, student_id: str) -> int:
+        """A student's rows lose their answer and grade (failed, "erased"); counters follow."""
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                select(rows.c.batch_id, rows.c.status).where(rows.c.student_id == student_id)
+            ).all()
+            conn.execute(
+                update(rows)
+                .where(rows.c.student_id == student_id)
+                .values(
+                    student_id=None,
+                    answer=None,
+                    answer_hash=None,
+                    status="failed",
+                    error="erased at the student's request",
+                )
+            )
+            for batch_id in {b for b, _ in found}:
+                done = sum(1 for b, st in found if b == batch_id and st == "done")
+                moved = sum(1 for b, st in found if b == batch_id and st != "failed")
+                conn.execute(
+                    update(batches)
+                    .where(batches.c.id == batch_id)
+                    .values(done=batches.c.done - done, failed=batches.c.failed + moved)
+                )
+        return len(found)
 
     def results(self, batch_id: str, page: int = 500) -> Iterator[ResultRow]:
         """Every row of the batch in input order, joined to its grade; read page by page."""

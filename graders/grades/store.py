@@ -29,7 +29,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     and_,
+    case,
     delete,
     func,
     insert,
@@ -68,6 +70,9 @@ grades = Table(
     Column("claimed_at", Float, nullable=True),
     Column("review", Text, nullable=True),
     Column("reviewed_at", Float, nullable=True),
+    Column("batch_id", String(32), nullable=True),
+    Column("batch_seq", Integer, nullable=True),
+    UniqueConstraint("batch_id", "batch_seq", name="uq_rubricate_grades_batch_row"),
     Index("ix_rubricate_grades_question", "lesson_id", "question_id", "created_at"),
     Index("ix_rubricate_grades_refine", "refinement", "created_at"),
     Index("ix_rubricate_grades_student", "student_id"),
@@ -117,6 +122,8 @@ class NewGrade:
     rubric_hash: str
     exemplar_set: str
     refinement: str
+    batch_id: str | None = None
+    batch_seq: int | None = None
 
 
 @dataclass
@@ -165,31 +172,78 @@ class GradeStore:
 
     # -- writing ------------------------------------------------------------------------
     def add(self, new: NewGrade) -> str:
-        grade_id = uuid.uuid4().hex
+        return self.add_many([new])[0]
+
+    def add_many(self, news: Sequence[NewGrade]) -> list[str]:
+        """Store fresh grades in one transaction; a batch row already stored (same batch and
+        row) is not stored twice: its existing id comes back (at-least-once delivery)."""
         now = time.time()
+        ids: list[str] = []
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(grades).values(
-                    id=grade_id,
-                    created_at=now,
-                    updated_at=now,
-                    revision=1,
-                    ai_result=new.result,
-                    refine_attempts=0,
-                    needs_review=int(new.needs_review),
-                    **{k: v for k, v in vars(new).items() if k != "needs_review"},
+            seqs = [n.batch_seq for n in news if n.batch_id is not None]
+            have: dict[tuple[str, int], str] = {}
+            if seqs:
+                batch = next(n.batch_id for n in news if n.batch_id is not None)
+                query = select(grades.c.batch_id, grades.c.batch_seq, grades.c.id).where(
+                    and_(grades.c.batch_id == batch, grades.c.batch_seq.in_(seqs))
                 )
-            )
-            conn.execute(
-                insert(revisions).values(
-                    grade_id=grade_id,
-                    revision=1,
-                    graded_by=new.graded_by,
-                    created_at=now,
-                    result=new.result,
+                have = {(b, q): i for b, q, i in conn.execute(query)}
+            rows, firsts = [], []
+            for new in news:
+                found = have.get((new.batch_id, new.batch_seq))  # type: ignore[arg-type]
+                if found is not None:
+                    ids.append(found)
+                    continue
+                grade_id = uuid.uuid4().hex
+                ids.append(grade_id)
+                values = {k: v for k, v in vars(new).items() if k != "needs_review"}
+                rows.append(
+                    {
+                        **values,
+                        "id": grade_id,
+                        "created_at": now,
+                        "updated_at": now,
+                        "revision": 1,
+                        "ai_result": new.result,
+                        "refine_attempts": 0,
+                        "needs_review": int(new.needs_review),
+                        "claimed_at": None,
+                        "review": None,
+                        "reviewed_at": None,
+                    }
                 )
-            )
-        return grade_id
+                firsts.append(
+                    {
+                        "grade_id": grade_id,
+                        "revision": 1,
+                        "graded_by": new.graded_by,
+                        "created_at": now,
+                        "result": new.result,
+                    }
+                )
+            if rows:
+                conn.execute(insert(grades), rows)
+                conn.execute(insert(revisions), firsts)
+        return ids
+
+    def of_batch(self, batch_id: str, seqs: Sequence[int]) -> dict[int, StoredGrade]:
+        """The stored grades of some rows of a batch, by row."""
+        if not seqs:
+            return {}
+        query = select(grades.c.batch_seq, *COLUMNS).where(
+            and_(grades.c.batch_id == batch_id, grades.c.batch_seq.in_(list(seqs)))
+        )
+        with self.engine.connect() as conn:
+            return {int(r[0]): _stored(r[1:]) for r in conn.execute(query)}
+
+    def batch_refinement(self, batch_id: str) -> dict[str, int]:
+        query = (
+            select(grades.c.refinement, func.count())
+            .where(grades.c.batch_id == batch_id)
+            .group_by(grades.c.refinement)
+        )
+        with self.engine.connect() as conn:
+            return {str(state): int(n) for state, n in conn.execute(query)}
 
     def revise(
         self,
@@ -369,11 +423,12 @@ class GradeStore:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def pending(self, limit: int) -> list[str]:
-        """Oldest grades waiting for the LLM pass."""
+        """Grades waiting for the LLM pass: students waiting on a page first, then class
+        files; oldest first within each."""
         query = (
             select(grades.c.id)
             .where(grades.c.refinement == "pending")
-            .order_by(grades.c.created_at)
+            .order_by(case((grades.c.source == "batch", 1), else_=0), grades.c.created_at)
             .limit(limit)
         )
         with self.engine.connect() as conn:
