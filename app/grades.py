@@ -50,7 +50,12 @@ async def open_grades(
     refiner = None
     llm = service.llm
     if book.refine and llm is not None:
-        refiner = Refiner(book, ready=lambda: llm.ready, concurrency=settings.refine_concurrency)
+        refiner = Refiner(
+            book,
+            ready=lambda: llm.ready,
+            concurrency=settings.refine_concurrency,
+            pause_above=settings.refine_pause_above,
+        )
         tasks.append(asyncio.create_task(refiner.run()))
     if settings.grade_retention_days > 0:
         tasks.append(asyncio.create_task(_retention(store, settings.grade_retention_days)))

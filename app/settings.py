@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     refine_concurrency: int = Field(
         default=2, ge=1, le=1024, description="LLM refinement calls at once (background)."
     )
+    refine_pause_above: int = Field(
+        default=4,
+        ge=0,
+        description="The background LLM pass starts nothing new while more than this many "
+        "answers are being graded for students (CPU machines share cores; 0: never pause).",
+    )
     grade_retention_days: float = Field(
         default=365,
         ge=0,

@@ -43,6 +43,7 @@ class GradeBook:
         self.refine = refine and service.llm is not None
         self._changed = asyncio.Condition()
         self.on_pending: list[asyncio.Event] = []
+        self.in_flight = 0  # interactive grading requests being served now
 
     # -- grading ------------------------------------------------------------------------
     async def grade(
@@ -55,9 +56,13 @@ class GradeBook:
         require_llm: bool = False,
         source: str = "api",
     ) -> GradeResult:
-        result = await self.service.grade(
-            lesson_id, question_id, answer, student_id=student_id, require_llm=require_llm
-        )
+        self.in_flight += 1
+        try:
+            result = await self.service.grade(
+                lesson_id, question_id, answer, student_id=student_id, require_llm=require_llm
+            )
+        finally:
+            self.in_flight -= 1
         return await self.keep(result, answer, source=source)
 
     async def grade_inline(
@@ -71,15 +76,19 @@ class GradeBook:
         student_id: str | None = None,
         require_llm: bool = False,
     ) -> GradeResult:
-        result = await self.service.grade_inline(
-            prompt,
-            reference_answer,
-            answer,
-            max_score=max_score,
-            question_id=question_id,
-            student_id=student_id,
-            require_llm=require_llm,
-        )
+        self.in_flight += 1
+        try:
+            result = await self.service.grade_inline(
+                prompt,
+                reference_answer,
+                answer,
+                max_score=max_score,
+                question_id=question_id,
+                student_id=student_id,
+                require_llm=require_llm,
+            )
+        finally:
+            self.in_flight -= 1
         inline = {
             "prompt": prompt,
             "reference_answer": reference_answer,

@@ -11,6 +11,9 @@ timeout, and stores the result as a new revision when the LLM gave a verdict.
   than wait behind it (they are refined in turn).
 - While the LLM is not ready (vLLM down or restarting) nothing is claimed; pending grades
   wait and refinement resumes when it is back.
+- Students first: while more than ``pause_above`` interactive requests are being graded,
+  no new refinement starts (on a CPU machine the LLM and the embedding model share the
+  cores; on a GPU set it to 0, never pausing).
 - A grade the LLM fails on is retried up to ``max_attempts`` times, then ``failed``: its
   first revision stands.
 - A claim left by a refiner that died goes back to pending after ``stale_after_s``.
@@ -40,6 +43,7 @@ class Refiner:
         max_attempts: int = 3,
         poll_s: float = 1.0,
         stale_after_s: float = 600.0,
+        pause_above: int = 0,
     ) -> None:
         self.book = book
         self.ready = ready
@@ -47,6 +51,7 @@ class Refiner:
         self.max_attempts = max_attempts
         self.poll_s = poll_s
         self.stale_after_s = stale_after_s
+        self.pause_above = pause_above
         self.wake = asyncio.Event()
         book.on_pending.append(self.wake)
         self.refined = 0
@@ -62,7 +67,7 @@ class Refiner:
         if released:
             log.info("refinement: %d stale claims released", released)
         while True:
-            if not self.ready():
+            if not self.ready() or self.paused():
                 await self._sleep()
                 continue
             free = self.concurrency - len(self._claimed)
@@ -77,6 +82,9 @@ class Refiner:
                 task = asyncio.create_task(self._refine(grade_id))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+
+    def paused(self) -> bool:
+        return self.pause_above > 0 and self.book.in_flight > self.pause_above
 
     async def _sleep(self) -> None:
         self.wake.clear()
