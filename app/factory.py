@@ -38,8 +38,8 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
             runtime(settings, loaded, backends) as state,
-            open_batches(settings, state.service) as batches,
             open_grades(settings, state.service) as grades_state,
+            open_batches(settings, state.service, book=grades_state.book) as batches,
             release_holds(
                 app, grades_state.book, grades_state.releases, grades_state.teaching.on_reviewed
             ) as holds,

@@ -41,6 +41,9 @@ class GradingConfig(BaseModel):
     exemplar_row_threshold: float = Field(default=0.85, ge=0, le=1.01)
     # An LLM at a lower share of the ensemble than this cannot assert a misconception alone.
     llm_misconception_share: float = Field(default=0.5, ge=0, le=1)
+    llm_examples: int = Field(
+        default=3, ge=0, le=10, description="Nearest graded examples shown to the LLM (few-shot)."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> GradingConfig:

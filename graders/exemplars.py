@@ -121,6 +121,26 @@ class ExemplarBank:
         bank = self._banks.get((lesson_id, question_id))
         return list(bank.examples) if bank else []
 
+    def nearest(
+        self,
+        lesson_id: str,
+        question_id: str,
+        answer: str,
+        vector: Vectors | None,
+        k: int,
+        *,
+        leave_out: bool = False,
+    ) -> list[GradedAnswer]:
+        """The ``k`` graded examples closest to an answer (few-shot examples for the LLM)."""
+        bank = self._banks.get((lesson_id, question_id))
+        if bank is None or vector is None or k <= 0 or not answer.strip():
+            return []
+        order = [int(i) for i in np.argsort(-(bank.vectors @ vector))]
+        found = [
+            bank.examples[i] for i in order if not (leave_out and bank.examples[i].answer == answer)
+        ]
+        return found[:k]
+
     def set_id(self, lesson_id: str, question_id: str) -> str:
         bank = self._banks.get((lesson_id, question_id))
         return bank.set_id if bank else "none"

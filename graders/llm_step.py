@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 from graders.admission import Admission, Decision
+from graders.exemplars import GradedAnswer
 from graders.llm import LLMGrade, LLMGrader, LLMGradingFailed
 from graders.result import GraderStatus
 from rubrics import Lesson, Question
@@ -31,6 +33,7 @@ class LLMStep:
         empty: bool,
         budget_s: float | None,
         background: bool = False,
+        examples: Sequence[GradedAnswer] = (),
     ) -> tuple[LLMGrade | None, GraderStatus]:
         """``background``: a refinement pass; no deadline but the client's own timeout, and
         counted in the admission queue so interactive requests see the load it makes."""
@@ -50,9 +53,9 @@ class LLMStep:
             return None, GraderStatus(state="skipped", model=self.llm.model, reason=decision.reason)
         try:
             if decision is None:
-                grade = await self.llm.grade(lesson, question, answer)
+                grade = await self.llm.grade(lesson, question, answer, examples)
             else:
-                grade = await self._within(decision, budget_s, lesson, question, answer)
+                grade = await self._within(decision, budget_s, lesson, question, answer, examples)
         except TimeoutError:
             reason = f"no verdict within the {budget_s:g} s budget"
             return None, GraderStatus(state="skipped", model=self.llm.model, reason=reason)
@@ -68,11 +71,12 @@ class LLMStep:
         lesson: Lesson,
         question: Question,
         answer: str,
+        examples: Sequence[GradedAnswer],
     ) -> LLMGrade:
         with self.admission.call(decision) as outcome:
             try:
                 async with asyncio.timeout(budget_s):
-                    grade = await self.llm.grade(lesson, question, answer)  # type: ignore[union-attr]
+                    grade = await self.llm.grade(lesson, question, answer, examples)  # type: ignore[union-attr]
             except TimeoutError:
                 outcome.cut()
                 raise

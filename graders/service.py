@@ -237,14 +237,22 @@ class GradingService:
         # The whole answer is embedded only for a question that has exemplars to vote.
         voters = self.exemplars.set_id(lesson.id, question.id) != "none"
         matching = await self.embedding.match(lesson.id, question, answer, whole_answer=voters)
+        key, vector = (lesson.id, question.id), matching.answer_vector
+        vote = self.exemplars.vote(*key, answer, vector, leave_out=leave_out)
+        shown = self.exemplars.nearest(
+            *key, answer, vector, self.config.llm_examples, leave_out=leave_out
+        )
         llm, llm_status = await self._llm_step.verdict(
-            lesson, question, answer, empty=empty, budget_s=budget_s, background=background
+            lesson,
+            question,
+            answer,
+            empty=empty,
+            budget_s=budget_s,
+            background=background,
+            examples=shown,
         )
         if require_llm and llm is None:
             raise LLMRequired(llm_status.reason or llm_status.state)
-        vote = self.exemplars.vote(
-            lesson.id, question.id, answer, matching.answer_vector, leave_out=leave_out
-        )
         draft = Draft(lesson, question, answer, matching, llm, llm_status)
         entry = self.calibrated if self._calibrates(lesson, question) else None
         # A calibrated question takes the exemplars' vote after calibration (below).

@@ -134,6 +134,30 @@ def test_prompt_shares_prefix_and_fences_answer(serve: Callable[[FakeVLLM], Live
     assert set(schema["properties"]["key_points"]["required"]) == {k.id for k in SC2.key_points}
 
 
+def test_nearest_graded_examples_are_shown_fenced(serve: Callable[[FakeVLLM], LiveServer]) -> None:
+    """Few-shot: the question's graded examples closest to the answer come before it, each
+    fenced with its own tag, with the teacher's label and verdicts; the system prompt (the
+    shared prefix) does not change."""
+    assert SC2.exemplars, "sc-2 has exemplars in the rubric"
+    target = SC2.exemplars[0]
+    fake = FakeVLLM(lambda body: verdicts("", "missing", ""))
+    with serve(fake).client() as http:
+        grade(http, target.answer + " That is all.")
+        grade(http, "something else entirely about tokenizers")
+    first, second = fake.calls
+    assert first["messages"][0] == second["messages"][0]
+    assert len(first["messages"]) == 3
+    shown = first["messages"][1]["content"]
+    assert shown.startswith("Answers to this question a teacher already graded:")
+    assert target.answer in shown.split("Example 2")[0]  # the nearest comes first
+    assert f"Example 1 ({target.label.value}," in shown
+    assert shown.count("<<<ANSWER-") == 3 and shown.count("<<<END-ANSWER-") == 3
+    tags = {part.split(">>>")[0] for part in shown.split("<<<ANSWER-")[1:]}
+    assert len(tags) == 3
+    assert not any(t in first["messages"][2]["content"] for t in tags)
+    assert first["messages"][2]["content"].split("\n")[1].startswith("<<<ANSWER-")
+
+
 def test_fence_tag_is_unguessable() -> None:
     tags = {fence("x")[0] for _ in range(50)}
     assert len(tags) == 50 and all(len(t) >= 24 for t in tags)
