@@ -6,7 +6,7 @@ import logging
 from importlib import metadata
 
 from graders.admission import Admission
-from graders.assemble import Assembler, Draft, label_of
+from graders.assemble import Assembler, Draft
 from graders.auto_rubric import (
     ADHOC_PREFIX,
     AutoKeyPoint,
@@ -14,17 +14,17 @@ from graders.auto_rubric import (
     llm_key_points,
     split_reference,
 )
-from graders.calibration import Calibration, CalibrationEntry, question_key
+from graders.calibrated import calibrated
+from graders.calibration import Calibration, CalibrationEntry
 from graders.config import GradingConfig
 from graders.embedding import EmbeddingGrader
 from graders.errors import AnswerTooLong, LLMRequired, UnknownLesson, UnknownQuestion
-from graders.exemplars import ExemplarBank, GradedAnswer, Vote, rubric_exemplars
+from graders.exemplars import ExemplarBank, GradedAnswer, rubric_exemplars
 from graders.features import Features, extract
-from graders.feedback import NO_ANSWER, build_feedback
 from graders.llm import LLMGrader
 from graders.llm_step import LLMStep
 from graders.question_fit import QuestionFit, fit_question
-from graders.result import GradeResult, Label
+from graders.result import GradeResult
 from rubrics import Lesson, Question
 
 log = logging.getLogger(__name__)
@@ -263,47 +263,14 @@ class GradingService:
             return result, None
         values = await extract(self.embedding, self.config, question, answer, result)
         if entry is not None:
-            result = self._calibrated(result, lesson, question, entry, values, vote)
+            assert self.calibration is not None
+            fit = self._fits.get((lesson.id, question.id))
+            result = calibrated(
+                result, lesson, question, entry, values, vote, fit, self.calibration, self.config
+            )
         return result, values
 
     def _calibrates(self, lesson: Lesson, question: Question) -> bool:
         if question.choices:
             return False
         return self.calibrate_lessons or lesson.id.startswith(ADHOC_PREFIX)
-
-    def _calibrated(
-        self,
-        result: GradeResult,
-        lesson: Lesson,
-        question: Question,
-        entry: CalibrationEntry,
-        values: Features,
-        vote: Vote | None,
-    ) -> GradeResult:
-        assert self.calibration is not None
-        key = question_key(question.prompt, question.reference_answer)
-        prediction = entry.predict([values], [key])[0]
-        percent, label = prediction.percent, prediction.label
-        if vote is not None and vote.strength > 0:
-            percent = round((1 - vote.strength) * percent + vote.strength * vote.percent, 4)
-            label = label_of(percent, self.config)
-        fit = self._fits.get((lesson.id, question.id))
-        if fit is not None:
-            percent = fit.percent(percent)
-            label = Label(fit.label(percent))
-        versions = result.versions.model_copy(update={"calibration": self.calibration.version})
-        return result.model_copy(
-            update={
-                "score": round(percent * result.max_score, 3),
-                "percent": percent,
-                "label": label,
-                "versions": versions,
-                "feedback": build_feedback(
-                    lesson,
-                    result.key_points,
-                    result.misconceptions,
-                    label,
-                    empty=result.feedback.summary == NO_ANSWER,
-                ),
-            }
-        )

@@ -125,7 +125,7 @@ def test_prompt_shares_prefix_and_fences_answer(serve: Callable[[FakeVLLM], Live
     assert INSTRUCTIONS in first["messages"][0]["content"]
     assert SC2.reference_answer in first["messages"][0]["content"]
     user = second["messages"][-1]["content"]
-    tag = user.split("<<<ANSWER-")[1].split(">>>")[0]
+    tag = user.rsplit("<<<ANSWER-", 1)[1].split(">>>")[0]
     assert (
         tag not in first["messages"][-1]["content"] and tag not in first["messages"][0]["content"]
     )
@@ -146,16 +146,16 @@ def test_nearest_graded_examples_are_shown_fenced(serve: Callable[[FakeVLLM], Li
         grade(http, "something else entirely about tokenizers")
     first, second = fake.calls
     assert first["messages"][0] == second["messages"][0]
-    assert len(first["messages"]) == 3
-    shown = first["messages"][1]["content"]
+    assert [m["role"] for m in first["messages"]] == ["system", "user"]  # roles alternate
+    shown, answer = first["messages"][1]["content"].split("\n\nGrade the student's answer")
     assert shown.startswith("Answers to this question a teacher already graded:")
     assert target.answer in shown.split("Example 2")[0]  # the nearest comes first
     assert f"Example 1 ({target.label.value}," in shown
     assert shown.count("<<<ANSWER-") == 3 and shown.count("<<<END-ANSWER-") == 3
     tags = {part.split(">>>")[0] for part in shown.split("<<<ANSWER-")[1:]}
     assert len(tags) == 3
-    assert not any(t in first["messages"][2]["content"] for t in tags)
-    assert first["messages"][2]["content"].split("\n")[1].startswith("<<<ANSWER-")
+    assert not any(t in answer for t in tags)
+    assert answer.rstrip().endswith(">>>") and target.answer + " That is all." in answer
 
 
 def test_fence_tag_is_unguessable() -> None:
@@ -225,7 +225,7 @@ def test_cut_off_reply_retried_with_a_fresh_fence(
         result = grade(http, GOOD).json()
     assert result["graders"]["llm"]["state"] == "used"
     first, second = (c["messages"][-1]["content"] for c in fake.calls)
-    assert first.split("<<<ANSWER-")[1][:24] != second.split("<<<ANSWER-")[1][:24]
+    assert first.rsplit("<<<ANSWER-", 1)[1][:24] != second.rsplit("<<<ANSWER-", 1)[1][:24]
 
 
 def test_hanging_llm_never_holds_a_request(serve: Callable[..., LiveServer]) -> None:

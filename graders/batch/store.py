@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from graders.batch.models import BatchRecord
+from graders.batch.reads import BatchReads
 from graders.batch.tables import (
     CHUNK_INSERT,
     NewRow,
@@ -41,7 +42,7 @@ from graders.db import normalise_url, open_engine, sqlite_url
 __all__ = ["BatchStore", "NewRow", "PendingRow", "ResultRow", "sqlite_url"]
 
 
-class BatchStore:
+class BatchStore(BatchReads):
     """Batches in SQL; every method is synchronous and safe to call from any thread."""
 
     def __init__(self, url: str) -> None:
@@ -135,60 +136,7 @@ class BatchStore:
         assert record is not None
         return record, True
 
-    # -- reading ----------------------------------------------------------------------
-    def get(self, batch_id: str) -> BatchRecord | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(batches).where(batches.c.id == batch_id)).first()
-        return BatchRecord.model_validate(row._asdict()) if row else None
-
-    def next_unfinished(self) -> str | None:
-        """The oldest batch still to grade: queued, or running when the process stopped."""
-        query = (
-            select(batches.c.id)
-            .where(batches.c.status.in_(("queued", "running")))
-            .order_by(batches.c.created_at)
-            .limit(1)
-        )
-        with self.engine.connect() as conn:
-            return conn.execute(query).scalar()
-
-    def pending(self, batch_id: str, after: int, limit: int) -> list[PendingRow]:
-        query = (
-            select(
-                rows.c.seq,
-                rows.c.answer_hash,
-                rows.c.lesson_id,
-                rows.c.question_id,
-                rows.c.answer,
-                rows.c.student_id,
-            )
-            .where(and_(rows.c.batch_id == batch_id, rows.c.status == "pending"))
-            .where(rows.c.seq > after)
-            .order_by(rows.c.seq)
-            .limit(limit)
-        )
-        with self.engine.connect() as conn:
-            return [PendingRow(*r) for r in conn.execute(query)]
-
-    def known(self, batch_id: str, hashes: Sequence[str]) -> set[str]:
-        if not hashes:
-            return set()
-        query = select(grades.c.answer_hash).where(
-            and_(grades.c.batch_id == batch_id, grades.c.answer_hash.in_(list(hashes)))
-        )
-        with self.engine.connect() as conn:
-            return set(conn.execute(query).scalars())
-
-    def grades_for(self, batch_id: str, hashes: Sequence[str]) -> dict[str, str]:
-        """The batch's grade (result JSON) of each answer hash already graded."""
-        if not hashes:
-            return {}
-        query = select(grades.c.answer_hash, grades.c.result).where(
-            and_(grades.c.batch_id == batch_id, grades.c.answer_hash.in_(list(hashes)))
-        )
-        with self.engine.connect() as conn:
-            return {str(h): str(r) for h, r in conn.execute(query)}
-
+    # -- writing ----------------------------------------------------------------------
     def erase_student(self, student_id: str) -> int:
         """A student's rows lose their answer and grade (failed, "erased"); counters follow."""
         with self.engine.begin() as conn:
@@ -216,55 +164,6 @@ class BatchStore:
                 )
         return len(found)
 
-    def results(self, batch_id: str, page: int = 500) -> Iterator[ResultRow]:
-        """Every row of the batch in input order, joined to its grade; read page by page."""
-        after = -1
-        query = (
-            select(
-                rows.c.seq,
-                rows.c.line,
-                rows.c.row_id,
-                rows.c.student_id,
-                rows.c.lesson_id,
-                rows.c.question_id,
-                rows.c.answer,
-                rows.c.answer_hash,
-                rows.c.status,
-                rows.c.error,
-                grades.c.result,
-            )
-            .select_from(
-                rows.outerjoin(
-                    grades,
-                    and_(
-                        grades.c.batch_id == rows.c.batch_id,
-                        grades.c.answer_hash == rows.c.answer_hash,
-                        rows.c.status == "done",
-                    ),
-                )
-            )
-            .where(rows.c.batch_id == batch_id)
-            .order_by(rows.c.seq)
-            .limit(page)
-        )
-        while True:
-            with self.engine.connect() as conn:
-                got = [ResultRow(*r) for r in conn.execute(query.where(rows.c.seq > after))]
-            yield from got
-            if len(got) < page:
-                return
-            after = got[-1].seq
-
-    def count_rows(self, batch_id: str) -> dict[str, int]:
-        query = (
-            select(rows.c.status, func.count())
-            .where(rows.c.batch_id == batch_id)
-            .group_by(rows.c.status)
-        )
-        with self.engine.connect() as conn:
-            return {status: int(n) for status, n in conn.execute(query)}
-
-    # -- writing ----------------------------------------------------------------------
     def mark_running(self, batch_id: str) -> None:
         now = time.time()
         with self.engine.begin() as conn:
