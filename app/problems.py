@@ -44,7 +44,7 @@ STATUS: dict[type[RubricateError], int] = {
     BatchFinished: 409,
     IdempotencyKeyReused: 409,
     UnknownGrade: 404,
-    BadReview: 422,
+    BadReview: 409,
 }
 STATUS.update(LTI_STATUSES)
 STATUS.update({NotAuthenticated: 401, Forbidden: 403})

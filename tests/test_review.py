@@ -83,16 +83,17 @@ def test_teacher_grade_wins_and_teaches_the_grader(http: httpx.Client) -> None:
 def test_bad_reviews_are_problems(http: httpx.Client) -> None:
     result = grade(http, "Plants need light.", student="bad")
     url = f"/v1/grades/{result['grade_id']}/review"
-    cases = [
-        ({"key_points": {"no-such-point": "met"}}, "no key point no-such-point"),
-        ({"label": "correct", "misconceptions": ["nope"]}, "no misconception nope"),
-        ({"score": 99}, "above"),
-        ({}, "a label, a score, or key point verdicts"),
-        ({"label": "excellent"}, None),
+    cases = [  # (body, status: 409 does not fit this question's rubric, 422 malformed)
+        ({"key_points": {"no-such-point": "met"}}, 409, "no key point no-such-point"),
+        ({"label": "correct", "misconceptions": ["nope"]}, 409, "no misconception nope"),
+        ({"score": 99}, 409, "above"),
+        ({}, 422, "a label, a score, or key point verdicts"),
+        ({"label": "excellent"}, 422, None),
+        ({"score": "4"}, 422, None),
     ]
-    for body, detail in cases:
+    for body, status, detail in cases:
         response = http.put(url, json=body)
-        assert response.status_code == 422, (body, response.text)
+        assert response.status_code == status, (body, response.text)
         assert response.headers["content-type"] == "application/problem+json"
         if detail:
             assert detail in response.text

@@ -37,7 +37,7 @@ def _accepted(info: BatchInfo, *, replayed: bool) -> JSONResponse:
 
 
 # The body is the raw file, streamed to disk. Documented as CSV (JSON Lines is accepted too):
-# a header naming the four columns, then one answer a row.
+# a header naming the four columns, then one answer a row; text, so no NUL byte.
 UPLOAD = {
     "requestBody": {
         "required": True,
@@ -46,7 +46,7 @@ UPLOAD = {
                 "schema": {
                     "type": "string",
                     "pattern": "^(row_id,)?student_id,lesson_id,question_id,answer"
-                    "\\r?\\n[^\\r\\n]+",
+                    "\\r?\\n[^\\r\\n\\u0000]+(\\r?\\n[^\\u0000]*)?$",
                 }
             }
         },

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Column, Float, Integer, MetaData, Table, Text, delete, insert, select
 
 from graders.grades.agreement import agreement
@@ -36,6 +36,13 @@ class ReleasePolicy(BaseModel):
 
     min_reviewed: int = Field(ge=0, le=100_000, description="Reviewed answers it takes.")
     min_accuracy: float = Field(ge=0, le=1, description="AI label accuracy on them it takes.")
+
+    @field_validator("min_reviewed", "min_accuracy", mode="before")
+    @classmethod
+    def _numbers_only(cls, value: object) -> object:
+        if isinstance(value, bool | str):  # JSON true/"3" are not numbers
+            raise ValueError("must be a number")
+        return value
 
 
 class ReleaseState(BaseModel):

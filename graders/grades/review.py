@@ -9,7 +9,7 @@ The reviewed answer then becomes a graded example (exemplar) of its question.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -31,13 +31,25 @@ from rubrics import Lesson, Question
 Comment = Annotated[str, StringConstraints(max_length=4000)]
 
 
+# What the validator below demands, said in the schema, so clients (and fuzzers) know it.
+_SAYS_SOMETHING: dict[str, Any] = {
+    "anyOf": [
+        {"required": ["label"], "properties": {"label": {"not": {"type": "null"}}}},
+        {"required": ["score"], "properties": {"score": {"type": "number"}}},
+        {"required": ["key_points"], "properties": {"key_points": {"minProperties": 1}}},
+    ]
+}
+
+
 class TeacherReview(BaseModel):
     """``label`` or ``score`` (or key points to score from); the rest is optional."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_SAYS_SOMETHING)
 
     label: Label | None = None
-    score: float | None = Field(default=None, ge=0, description="Points, out of max_score.")
+    score: float | None = Field(
+        default=None, ge=0, strict=True, description="Points, out of max_score."
+    )
     key_points: dict[str, Status] = Field(
         default_factory=dict, description="Key point (or choice) id: met, partial or missing."
     )
