@@ -44,6 +44,12 @@ class GradeBook:
         self._changed = asyncio.Condition()
         self.on_pending: list[asyncio.Event] = []
         self.in_flight = 0  # interactive grading requests being served now
+        self.busy_above = 0  # in flight above this counts as busy (set by the refiner)
+        # Group commit: one writer at a time stores every grade waiting, in one transaction
+        # (concurrent SQLite writers would queue on its lock, sleeping in its busy handler).
+        self._writes: list[tuple[NewGrade, asyncio.Future[str]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self.busy_at = -float("inf")  # when the last busy moment was (monotonic)
 
     # -- grading ------------------------------------------------------------------------
     async def grade(
@@ -56,7 +62,7 @@ class GradeBook:
         require_llm: bool = False,
         source: str = "api",
     ) -> GradeResult:
-        self.in_flight += 1
+        self._enter()
         try:
             result = await self.service.grade(
                 lesson_id, question_id, answer, student_id=student_id, require_llm=require_llm
@@ -76,7 +82,7 @@ class GradeBook:
         student_id: str | None = None,
         require_llm: bool = False,
     ) -> GradeResult:
-        self.in_flight += 1
+        self._enter()
         try:
             result = await self.service.grade_inline(
                 prompt,
@@ -96,6 +102,11 @@ class GradeBook:
             "question_id": question_id,
         }
         return await self.keep(result, answer, source="api", inline=json.dumps(inline))
+
+    def _enter(self) -> None:
+        self.in_flight += 1
+        if self.in_flight > self.busy_above:
+            self.busy_at = time.monotonic()
 
     async def keep(
         self, result: GradeResult, answer: str, *, source: str, inline: str | None = None
@@ -121,10 +132,31 @@ class GradeBook:
             exemplar_set=result.versions.exemplar_set,
             refinement=refinement,
         )
-        grade_id = await asyncio.to_thread(self.store.add, new)
+        grade_id = await self._write(new)
         if refinement == "pending":
             self.nudge()
         return result.model_copy(update={"grade_id": grade_id})
+
+    async def _write(self, new: NewGrade) -> str:
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._writes.append((new, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._writes:
+            batch, self._writes = self._writes, []
+            try:
+                ids = await asyncio.to_thread(self.store.add_many, [new for new, _ in batch])
+            except Exception as exc:  # every waiting request learns it was not stored
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), grade_id in zip(batch, ids, strict=True):
+                if not future.done():
+                    future.set_result(grade_id)
 
     def nudge(self) -> None:
         """Tell the refiner that grades are waiting."""

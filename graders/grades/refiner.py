@@ -11,9 +11,11 @@ timeout, and stores the result as a new revision when the LLM gave a verdict.
   than wait behind it (they are refined in turn).
 - While the LLM is not ready (vLLM down or restarting) nothing is claimed; pending grades
   wait and refinement resumes when it is back.
-- Students first: while more than ``pause_above`` interactive requests are being graded,
-  no new refinement starts (on a CPU machine the LLM and the embedding model share the
-  cores; on a GPU set it to 0, never pausing).
+- Students first: while more than ``pause_above`` interactive requests are being graded
+  (and for LULL_S after), no refinement runs: none starts, and those running are
+  cancelled (their grades go back to pending, the attempt not counted; vLLM aborts a
+  request whose client went away). On a CPU machine the LLM and the embedding model share
+  the cores; on a GPU set it to 0.
 - A grade the LLM fails on is retried up to ``max_attempts`` times, then ``failed``: its
   first revision stands.
 - A claim left by a refiner that died goes back to pending after ``stale_after_s``.
@@ -31,6 +33,8 @@ from graders.errors import RubricateError
 from graders.grades.book import GradeBook, graded_by, needs_refinement
 
 log = logging.getLogger(__name__)
+PAUSED_POLL_S = 0.25  # how soon refinement notices the students have gone
+LULL_S = 2.0  # refinement starts again after this long with no busy moment
 
 
 class Refiner:
@@ -52,10 +56,12 @@ class Refiner:
         self.poll_s = poll_s
         self.stale_after_s = stale_after_s
         self.pause_above = pause_above
+        book.busy_above = pause_above
         self.wake = asyncio.Event()
         book.on_pending.append(self.wake)
         self.refined = 0
         self.failed = 0
+        self.preempted = 0
         self.lag_s: float | None = None  # time from first grade to refined revision, last one
         self._slots = asyncio.Semaphore(self.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -67,7 +73,11 @@ class Refiner:
         if released:
             log.info("refinement: %d stale claims released", released)
         while True:
-            if not self.ready() or self.paused():
+            if self.paused():
+                self.preempt()
+                await self._sleep(PAUSED_POLL_S)
+                continue
+            if not self.ready():
                 await self._sleep()
                 continue
             free = self.concurrency - len(self._claimed)
@@ -84,12 +94,24 @@ class Refiner:
                 task.add_done_callback(self._tasks.discard)
 
     def paused(self) -> bool:
-        return self.pause_above > 0 and self.book.in_flight > self.pause_above
+        """Busy now, or busy within the last LULL_S seconds (so a class in full swing does
+        not see refinements start and stop between two requests)."""
+        if self.pause_above <= 0:
+            return False
+        busy = self.book.in_flight > self.pause_above
+        return busy or time.monotonic() - self.book.busy_at < LULL_S
 
-    async def _sleep(self) -> None:
+    def preempt(self) -> None:
+        """Cancel the refinements running now; their grades wait for the next lull."""
+        for task in list(self._tasks):
+            if not task.done():
+                task.cancel()
+                self.preempted += 1
+
+    async def _sleep(self, seconds: float | None = None) -> None:
         self.wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), self.poll_s)
+            await asyncio.wait_for(self.wake.wait(), seconds or self.poll_s)
 
     async def _refine(self, grade_id: str) -> None:
         store = self.book.store
@@ -99,9 +121,9 @@ class Refiner:
             state = await self._grade(grade_id)
             await asyncio.to_thread(store.set_refinement, grade_id, state)
             await self.book.changed()
-        except asyncio.CancelledError:  # shutting down: the grade waits for the next run
+        except asyncio.CancelledError:  # preempted or shutting down: the grade waits
             with contextlib.suppress(Exception):
-                await asyncio.shield(asyncio.to_thread(store.set_refinement, grade_id, "pending"))
+                await asyncio.shield(asyncio.to_thread(store.unclaim, grade_id))
             raise
         except Exception:
             log.exception("refinement of grade %s failed", grade_id)

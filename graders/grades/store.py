@@ -350,6 +350,21 @@ class GradeStore:
                 .values(refinement=state, claimed_at=None)
             )
 
+    def unclaim(self, grade_id: str) -> None:
+        """A refinement cut short (preempted, shut down): pending again, attempt not counted."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(grades)
+                .where(and_(grades.c.id == grade_id, grades.c.refinement == "running"))
+                .values(
+                    refinement="pending",
+                    claimed_at=None,
+                    refine_attempts=func.max(grades.c.refine_attempts - 1, 0)
+                    if conn.dialect.name == "sqlite"
+                    else func.greatest(grades.c.refine_attempts - 1, 0),
+                )
+            )
+
     def release_stale(self, older_than_s: float) -> int:
         """Claims older than ``older_than_s`` (a refiner that died) go back to pending."""
         cutoff = time.time() - older_than_s
