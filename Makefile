@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install vllm browser serve test test-fast lint bench bench-batch bench-llm bench-load bench-lesson eval calibrate clean
+.PHONY: install vllm browser serve test test-fast lint bench bench-batch bench-llm bench-load bench-soak bench-lesson eval calibrate clean
 
 install: $(STAMP)
 
@@ -58,6 +58,10 @@ bench-llm: install vllm
 # p50/p95/p99, how the LLM was used, at 8, 32 and 128 closed-loop clients for 30 s each.
 bench-load: install vllm
 	$(BIN)/python -m bench.load
+
+# Ten minutes at 32 clients, vLLM killed and restarted in the middle: RSS, descriptors, answers.
+bench-soak: install vllm
+	$(BIN)/python -m bench.soak
 
 # The lesson answer bank: labels right per question, off by two, right answers told they hold a
 # misconception; with and without the rubric's exemplars.
