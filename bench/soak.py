@@ -143,6 +143,7 @@ def main() -> None:
             "RUBRICATE_LLM_MODEL": vllm.model_name,
             "RUBRICATE_RATE_LIMIT_PER_MINUTE": "0",
             "RUBRICATE_DATABASE_URL": f"sqlite:///{tmp}/soak.db",
+            "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),  # as `make serve`
         }
         proc = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
