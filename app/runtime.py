@@ -114,10 +114,18 @@ async def runtime(
 
 
 def _weighted(settings: Settings, model: str) -> GradingConfig:
-    """The grading config with the small bundled model's low weight, unless one was set."""
-    if "llm_weight" in settings.grading.model_fields_set or SMALL_MODEL not in model.lower():
+    """The grading config for the small bundled model, unless set: its low weight, and no
+    graded examples in its prompt (on a CPU the longer prompts time out under a class's load,
+    and a 135M model does not learn from them)."""
+    if SMALL_MODEL not in model.lower():
         return settings.grading
-    return settings.grading.model_copy(update={"llm_weight": settings.small_llm_weight})
+    chosen = settings.grading.model_fields_set
+    update: dict[str, float | int] = {}
+    if "llm_weight" not in chosen:
+        update["llm_weight"] = settings.small_llm_weight
+    if "llm_examples" not in chosen:
+        update["llm_examples"] = 0
+    return settings.grading.model_copy(update=update)
 
 
 def _calibration(settings: Settings) -> tuple[Calibration | None, bool]:
