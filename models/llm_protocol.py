@@ -1,0 +1,37 @@
+"""The protocols an LLM backend meets: ``LLMClient`` for graders, ``LLMBackend`` for the app."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["JSONObject", "LLMBackend", "LLMClient", "Messages"]
+
+Messages = list[dict[str, str]]
+JSONObject = dict[str, Any]
+
+
+@runtime_checkable
+class LLMClient(Protocol):
+    """What graders need: one JSON object that follows ``schema``."""
+
+    async def complete_json(
+        self,
+        messages: Messages,
+        schema: dict[str, Any],
+        *,
+        name: str,
+        max_tokens: int,
+    ) -> JSONObject:
+        """Send chat ``messages``; return the reply parsed as a JSON object."""
+        ...
+
+
+@runtime_checkable
+class LLMBackend(LLMClient, Protocol):
+    """An ``LLMClient`` the app also owns: readiness probe and shutdown."""
+
+    name: str
+
+    async def ready(self) -> tuple[bool, str]: ...
+
+    async def aclose(self) -> None: ...
