@@ -16,152 +16,32 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import (
-    Column,
     Engine,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
     and_,
-    case,
     delete,
     func,
     insert,
-    or_,
     select,
     update,
 )
 
 from graders.db import open_engine
-
-metadata = MetaData()
-
-grades = Table(
-    "rubricate_grades",
+from graders.grades.reads import GradeReads
+from graders.grades.tables import (
+    NewGrade,
+    StoredGrade,
+    audit,
+    grades,
     metadata,
-    Column("id", String(32), primary_key=True),
-    Column("source", String(16), nullable=False),
-    Column("lesson_id", Text, nullable=False),
-    Column("question_id", Text, nullable=False),
-    Column("student_id", Text, nullable=True),
-    Column("answer", Text, nullable=False),
-    Column("inline", Text, nullable=True),
-    Column("created_at", Float, nullable=False),
-    Column("updated_at", Float, nullable=False),
-    Column("revision", Integer, nullable=False),
-    Column("graded_by", String(32), nullable=False),
-    Column("result", Text, nullable=False),
-    Column("ai_result", Text, nullable=False),
-    Column("label", String(24), nullable=False),
-    Column("needs_review", Integer, nullable=False),
-    Column("confidence", Float, nullable=False),
-    Column("rubric_hash", String(64), nullable=False),
-    Column("exemplar_set", String(32), nullable=False),
-    Column("refinement", String(16), nullable=False),
-    Column("refine_attempts", Integer, nullable=False, default=0),
-    Column("claimed_at", Float, nullable=True),
-    Column("review", Text, nullable=True),
-    Column("reviewed_at", Float, nullable=True),
-    Column("batch_id", String(32), nullable=True),
-    Column("batch_seq", Integer, nullable=True),
-    UniqueConstraint("batch_id", "batch_seq", name="uq_rubricate_grades_batch_row"),
-    Index("ix_rubricate_grades_question", "lesson_id", "question_id", "created_at"),
-    Index("ix_rubricate_grades_refine", "refinement", "created_at"),
-    Index("ix_rubricate_grades_student", "student_id"),
+    revisions,
 )
 
-revisions = Table(
-    "rubricate_grade_revisions",
-    metadata,
-    Column(
-        "grade_id",
-        String(32),
-        ForeignKey("rubricate_grades.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    Column("revision", Integer, primary_key=True),
-    Column("graded_by", String(32), nullable=False),
-    Column("created_at", Float, nullable=False),
-    Column("result", Text, nullable=False),
-)
-
-audit = Table(
-    "rubricate_grade_audit",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("grade_id", String(32), nullable=False, index=True),
-    Column("at", Float, nullable=False),
-    Column("who", Text, nullable=False),
-    Column("action", String(32), nullable=False),
-    Column("before", Text, nullable=True),
-    Column("after", Text, nullable=True),
-)
+__all__ = ["GradeStore", "NewGrade", "StoredGrade", "grades", "metadata"]
 
 
-@dataclass
-class NewGrade:
-    source: str
-    lesson_id: str
-    question_id: str
-    student_id: str | None
-    answer: str
-    inline: str | None
-    graded_by: str
-    result: str
-    label: str
-    needs_review: bool
-    confidence: float
-    rubric_hash: str
-    exemplar_set: str
-    refinement: str
-    batch_id: str | None = None
-    batch_seq: int | None = None
-
-
-@dataclass
-class StoredGrade:
-    id: str
-    source: str
-    lesson_id: str
-    question_id: str
-    student_id: str | None
-    answer: str
-    inline: str | None
-    created_at: float
-    updated_at: float
-    revision: int
-    graded_by: str
-    result: str
-    ai_result: str
-    label: str
-    needs_review: bool
-    confidence: float
-    rubric_hash: str
-    exemplar_set: str
-    refinement: str
-    refine_attempts: int
-    review: str | None
-    reviewed_at: float | None
-
-
-COLUMNS = [grades.c[name] for name in StoredGrade.__dataclass_fields__]
-
-
-def _stored(row: Sequence[object]) -> StoredGrade:
-    grade = StoredGrade(*row)  # type: ignore[arg-type]
-    grade.needs_review = bool(grade.needs_review)
-    return grade
-
-
-class GradeStore:
+class GradeStore(GradeReads):
     """Grades in SQL; every method is synchronous and safe to call from any thread."""
 
     def __init__(self, url: str) -> None:
@@ -225,25 +105,6 @@ class GradeStore:
                 conn.execute(insert(grades), rows)
                 conn.execute(insert(revisions), firsts)
         return ids
-
-    def of_batch(self, batch_id: str, seqs: Sequence[int]) -> dict[int, StoredGrade]:
-        """The stored grades of some rows of a batch, by row."""
-        if not seqs:
-            return {}
-        query = select(grades.c.batch_seq, *COLUMNS).where(
-            and_(grades.c.batch_id == batch_id, grades.c.batch_seq.in_(list(seqs)))
-        )
-        with self.engine.connect() as conn:
-            return {int(r[0]): _stored(r[1:]) for r in conn.execute(query)}
-
-    def batch_refinement(self, batch_id: str) -> dict[str, int]:
-        query = (
-            select(grades.c.refinement, func.count())
-            .where(grades.c.batch_id == batch_id)
-            .group_by(grades.c.refinement)
-        )
-        with self.engine.connect() as conn:
-            return {str(state): int(n) for state, n in conn.execute(query)}
 
     def revise(
         self,
@@ -409,80 +270,3 @@ class GradeStore:
                 insert(audit),
                 [{"grade_id": i, "at": now, "who": who, "action": action[:32]} for i in ids],
             )
-
-    # -- reading ------------------------------------------------------------------------
-    def get(self, grade_id: str) -> StoredGrade | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(*COLUMNS).where(grades.c.id == grade_id)).first()
-        return _stored(row) if row else None
-
-    def revision(self, grade_id: str, number: int) -> str | None:
-        query = select(revisions.c.result).where(
-            and_(revisions.c.grade_id == grade_id, revisions.c.revision == number)
-        )
-        with self.engine.connect() as conn:
-            return conn.execute(query).scalar()
-
-    def history(self, grade_id: str) -> list[tuple[int, str, float]]:
-        query = (
-            select(revisions.c.revision, revisions.c.graded_by, revisions.c.created_at)
-            .where(revisions.c.grade_id == grade_id)
-            .order_by(revisions.c.revision)
-        )
-        with self.engine.connect() as conn:
-            return [(int(r), str(g), float(t)) for r, g, t in conn.execute(query)]
-
-    def audit_trail(self, grade_id: str) -> list[dict[str, object]]:
-        query = select(audit).where(audit.c.grade_id == grade_id).order_by(audit.c.id)
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
-
-    def pending(self, limit: int) -> list[str]:
-        """Grades waiting for the LLM pass: students waiting on a page first, then class
-        files; oldest first within each."""
-        query = (
-            select(grades.c.id)
-            .where(grades.c.refinement == "pending")
-            .order_by(case((grades.c.source == "batch", 1), else_=0), grades.c.created_at)
-            .limit(limit)
-        )
-        with self.engine.connect() as conn:
-            return list(conn.execute(query).scalars())
-
-    def refinement_counts(self) -> dict[str, int]:
-        query = select(grades.c.refinement, func.count()).group_by(grades.c.refinement)
-        with self.engine.connect() as conn:
-            return {str(state): int(n) for state, n in conn.execute(query)}
-
-    def oldest_pending_at(self) -> float | None:
-        query = select(func.min(grades.c.created_at)).where(
-            or_(grades.c.refinement == "pending", grades.c.refinement == "running")
-        )
-        with self.engine.connect() as conn:
-            value = conn.execute(query).scalar()
-        return float(value) if value is not None else None
-
-    def of_question(
-        self, lesson_id: str, question_id: str | None = None, *, reviewed: bool | None = None
-    ) -> list[StoredGrade]:
-        query = select(*COLUMNS).where(grades.c.lesson_id == lesson_id)
-        if question_id is not None:
-            query = query.where(grades.c.question_id == question_id)
-        if reviewed is not None:
-            query = query.where(
-                grades.c.review.is_not(None) if reviewed else grades.c.review.is_(None)
-            )
-        with self.engine.connect() as conn:
-            return [_stored(r) for r in conn.execute(query.order_by(grades.c.created_at))]
-
-    def reviewed_questions(self, student_id: str | None = None) -> list[tuple[str, str]]:
-        """Questions with reviewed answers (of one student, if given)."""
-        query = (
-            select(grades.c.lesson_id, grades.c.question_id)
-            .where(and_(grades.c.review.is_not(None), grades.c.inline.is_(None)))
-            .distinct()
-        )
-        if student_id is not None:
-            query = query.where(grades.c.student_id == student_id)
-        with self.engine.connect() as conn:
-            return [(str(a), str(b)) for a, b in conn.execute(query)]
