@@ -30,8 +30,7 @@ from graders.errors import (
     IdempotencyKeyReused,
     RubricateError,
 )
-from graders.grades.book import GradeBook, graded_by, needs_refinement
-from graders.grades.store import NewGrade
+from graders.grades.book import GradeBook
 from graders.result import GradeResult
 from graders.service import GradingService
 
@@ -267,39 +266,19 @@ class BatchManager:
         known = {h for h in (r.answer_hash for r in pending) if h not in new_grades}
         results = {**await asyncio.to_thread(self.store.grades_for, batch_id, list(known))}
         results.update(new_grades)
-        news = []
-        for row in pending:
-            if row.answer_hash in errors or row.answer_hash not in results:
-                continue
-            result = GradeResult.model_validate_json(results[row.answer_hash])
-            refine = self.book.refine and needs_refinement(result)
-            result = result.model_copy(
-                update={
-                    "student_id": row.student_id,
-                    "graded_by": graded_by(result),
-                    "refinement": "pending" if refine else "none",
-                }
-            )
-            news.append(
-                NewGrade(
-                    source="batch",
-                    lesson_id=row.lesson_id,
-                    question_id=row.question_id,
-                    student_id=row.student_id,
-                    answer=row.answer,
-                    inline=None,
-                    graded_by=result.graded_by,
-                    result=result.model_dump_json(),
-                    label=result.label.value,
-                    needs_review=result.needs_review,
-                    confidence=result.confidence,
-                    rubric_hash=result.versions.rubric_hash,
-                    exemplar_set=result.versions.exemplar_set,
-                    refinement=result.refinement,
-                    batch_id=batch_id,
-                    batch_seq=row.seq,
-                )
-            )
+        news = [
+            self.book.fresh(
+                GradeResult.model_validate_json(results[row.answer_hash]).model_copy(
+                    update={"student_id": row.student_id}
+                ),
+                row.answer,
+                source="batch",
+                batch_id=batch_id,
+                batch_seq=row.seq,
+            )[1]
+            for row in pending
+            if row.answer_hash not in errors and row.answer_hash in results
+        ]
         if news:
             await asyncio.to_thread(self.book.store.add_many, news)
             self.book.nudge()

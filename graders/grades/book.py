@@ -108,10 +108,17 @@ class GradeBook:
         if self.in_flight > self.busy_above:
             self.busy_at = time.monotonic()
 
-    async def keep(
-        self, result: GradeResult, answer: str, *, source: str, inline: str | None = None
-    ) -> GradeResult:
-        """Store a fresh grade (revision 1) and return it with its id and refinement state."""
+    def fresh(
+        self,
+        result: GradeResult,
+        answer: str,
+        *,
+        source: str,
+        inline: str | None = None,
+        batch_id: str | None = None,
+        batch_seq: int | None = None,
+    ) -> tuple[GradeResult, NewGrade]:
+        """A just-made grade as revision 1 (graded_by, refinement set) and its stored row."""
         refinement = "pending" if self.refine and needs_refinement(result) else "none"
         result = result.model_copy(
             update={"graded_by": graded_by(result), "refinement": refinement, "revision": 1}
@@ -131,9 +138,18 @@ class GradeBook:
             rubric_hash=result.versions.rubric_hash,
             exemplar_set=result.versions.exemplar_set,
             refinement=refinement,
+            batch_id=batch_id,
+            batch_seq=batch_seq,
         )
+        return result, new
+
+    async def keep(
+        self, result: GradeResult, answer: str, *, source: str, inline: str | None = None
+    ) -> GradeResult:
+        """Store a fresh grade (revision 1) and return it with its id and refinement state."""
+        result, new = self.fresh(result, answer, source=source, inline=inline)
         grade_id = await self._write(new)
-        if refinement == "pending":
+        if result.refinement == "pending":
             self.nudge()
         return result.model_copy(update={"grade_id": grade_id})
 
