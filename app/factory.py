@@ -21,7 +21,18 @@ from app.lti.holds import release_holds
 from app.metrics import Metrics, MetricsMiddleware
 from app.ratelimit import RateLimit
 from app.routes import batches as batch_routes
-from app.routes import console, grade, grades, health, lessons, lti, review, teacher, widget
+from app.routes import (
+    console,
+    grade,
+    grades,
+    health,
+    lessons,
+    lti,
+    lti_admin,
+    review,
+    teacher,
+    widget,
+)
 from app.runtime import Backends, load_all_lessons, runtime
 from app.saturation import Saturation
 from app.settings import Settings
@@ -78,7 +89,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.state.holds = None
     problems.install(app)
     routers = (grade, grades, review, lessons, health, lti, teacher, widget, console, batch_routes)
-    for router in [r.router for r in routers] + [lti.admin]:
+    for router in [r.router for r in routers] + [lti_admin.admin]:
         app.include_router(router, responses=problems.PROBLEM_RESPONSES)
     app.add_middleware(Saturation, limit=settings.max_grading_in_flight)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
@@ -128,3 +130,12 @@ def lesson_detail(lesson: Lesson) -> LessonOut:
     return LessonOut(
         id=lesson.id, title=lesson.title, key_points=summary.key_points, questions=questions
     )
+
+
+class PassbackOut(BaseModel):
+    id: int | None = Field(description="The queued passback; null while the grade is held.")
+    status: str = Field(description="queued, sent, or held (until its LLM pass or a time-out).")
+    attempts: int = 0
+    lineitem: str | None = None
+    last_error: str | None = None
+    score: dict[str, Any] | None = None

@@ -1,5 +1,5 @@
 """LTI 1.3 endpoints: OIDC login, launch, deep linking, graded answers with passback, the
-tool's JWKS, and the teacher-only platform admin API."""
+tool's JWKS. The teacher-only platform admin API is in app/routes/lti_admin.py."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ import uuid
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.auth import require_teacher
 from app.deps import BookDep, LessonsDep, MetricsDep
 from app.lti import pages
-from app.lti.errors import InvalidSession, LtiError, PlatformNotFound, UnknownPlatform
+from app.lti.errors import InvalidSession, LtiError, UnknownPlatform
 from app.lti.holds import Holds
 from app.lti.launch import (
     AGS_CLAIM,
@@ -27,7 +26,8 @@ from app.lti.launch import (
     validate_id_token,
 )
 from app.lti.state import LtiState, ensure, lifespan
-from app.lti.store import Hold, Platform, Session
+from app.lti.store import Hold, Session
+from app.schemas import PassbackOut
 from graders.errors import NotReady, UnknownLesson, UnknownQuestion
 from graders.result import GradeResult
 
@@ -239,15 +239,6 @@ class LtiAnswer(BaseModel):
     answer: str
 
 
-class PassbackOut(BaseModel):
-    id: int | None = Field(description="The queued passback; null while the grade is held.")
-    status: str = Field(description="queued, sent, or held (until its LLM pass or a time-out).")
-    attempts: int = 0
-    lineitem: str | None = None
-    last_error: str | None = None
-    score: dict[str, Any] | None = None
-
-
 class LtiGradeOut(BaseModel):
     result: GradeResult
     passback: PassbackOut | None = Field(
@@ -284,47 +275,3 @@ async def grade_launch(
         item_id, status = await holds(request).passback(hold, result)
         passback = PassbackOut(id=item_id, status=status)
     return LtiGradeOut(result=result, passback=passback)
-
-
-admin = APIRouter(prefix="/v1/lti", tags=["lti admin"], dependencies=[Depends(require_teacher)])
-
-
-class PlatformOut(Platform):
-    source: str
-
-
-@admin.get("/platforms", response_model=list[PlatformOut])
-async def list_platforms(lti: LtiDep) -> list[PlatformOut]:
-    return [PlatformOut(**p.model_dump(), source=s) for p, s in lti.store.platforms()]
-
-
-@admin.post("/platforms", response_model=PlatformOut, status_code=201)
-async def register_platform(body: Platform, lti: LtiDep) -> PlatformOut:
-    """Register (or replace) a platform; identified by issuer and client_id."""
-    lti.store.put_platform(body, source="api")
-    return PlatformOut(**body.model_dump(), source="api")
-
-
-@admin.delete("/platforms", status_code=204)
-async def delete_platform(
-    lti: LtiDep, issuer: Annotated[str, Query()], client_id: Annotated[str, Query()]
-) -> Response:
-    if not lti.store.delete_platform(issuer, client_id):
-        raise PlatformNotFound(f"No platform {issuer!r} with client_id {client_id!r}.")
-    return Response(status_code=204)
-
-
-@admin.get("/passbacks", response_model=list[PassbackOut])
-async def list_passbacks(lti: LtiDep, status: str | None = None) -> list[PassbackOut]:
-    """The score queue, newest first: pending ones show their attempts and last error."""
-    return [
-        PassbackOut(
-            id=p.id,
-            status=p.status,
-            attempts=p.attempts,
-            lineitem=p.lineitem,
-            last_error=p.last_error,
-            score=p.score,
-        )
-        for p in lti.store.passbacks(status)
-    ]
