@@ -51,7 +51,16 @@ class Metrics:
             "LLM calls skipped by admission control since start.",
             registry=self.registry,
         )
-
+        self.shed = Counter(
+            "rubricate_shed_total",
+            "Grading requests refused at once with 503 and Retry-After (service saturated).",
+            registry=self.registry,
+        )
+        self.grading_in_flight = Gauge(
+            "rubricate_grading_in_flight",
+            "Grading requests being answered now (the load-shedding queue's depth).",
+            registry=self.registry,
+        )
         self.refinement = Gauge(
             "rubricate_grades_by_refinement",
             "Stored grades by the state of their background LLM pass.",

@@ -11,13 +11,18 @@ import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.metrics import Metrics
+
 GRADING = ("/v1/grade", "/lti/grade")
 
 
 class Saturation:
-    def __init__(self, app: ASGIApp, limit: int, retry_after_s: int = 1) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int, metrics: Metrics | None = None, retry_after_s: int = 1
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.metrics = metrics
         self.retry_after_s = retry_after_s
         self.in_flight = 0
         self.shed = 0
@@ -28,13 +33,20 @@ class Saturation:
             return
         if self.in_flight >= self.limit:
             self.shed += 1
+            if self.metrics is not None:
+                self.metrics.shed.inc()
             await self._refuse(scope, send)
             return
-        self.in_flight += 1
+        self._track(+1)
         try:
             await self.app(scope, receive, send)
         finally:
-            self.in_flight -= 1
+            self._track(-1)
+
+    def _track(self, change: int) -> None:
+        self.in_flight += change
+        if self.metrics is not None:
+            self.metrics.grading_in_flight.set(self.in_flight)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         body = json.dumps(

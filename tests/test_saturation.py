@@ -7,6 +7,7 @@ import asyncio
 import httpx
 from starlette.types import Receive, Scope, Send
 
+from app.metrics import Metrics
 from app.saturation import Saturation
 
 
@@ -17,7 +18,8 @@ async def slow_app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def test_one_request_past_the_limit_is_shed_at_once() -> None:
-    shedder = Saturation(slow_app, limit=2)
+    metrics = Metrics()
+    shedder = Saturation(slow_app, limit=2, metrics=metrics)
 
     async def run() -> tuple[list[httpx.Response], httpx.Response]:
         transport = httpx.ASGITransport(app=shedder)
@@ -35,6 +37,9 @@ def test_one_request_past_the_limit_is_shed_at_once() -> None:
     assert busy.json()["status"] == 503 and "retry" in busy.json()["detail"]
     assert other.status_code == 200  # only grading is limited
     assert shedder.shed == 1 and shedder.in_flight == 0
+    # /metrics shows the shedding and the queue's depth (back to 0 once all answered)
+    assert metrics.registry.get_sample_value("rubricate_shed_total") == 1
+    assert metrics.registry.get_sample_value("rubricate_grading_in_flight") == 0
 
 
 def test_no_limit_when_zero() -> None:

@@ -66,7 +66,10 @@ def wait_llm(http: httpx.Client, timeout: float = 60) -> None:
 def llm_live(
     vllm_server: VLLMEndpoint, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    with llm_server(vllm_server, embedder, tmp_path_factory.mktemp("llm")) as server:
+    # These tests are about the answer a request gets; background refinement of their
+    # skipped verdicts (tests/test_vllm_refinement.py) would keep the shared vLLM busy.
+    tmp = tmp_path_factory.mktemp("llm")
+    with llm_server(vllm_server, embedder, tmp, refine_in_background=False) as server:
         with server.client() as http:
             wait_llm(http)
         yield server
@@ -139,7 +142,9 @@ def test_vllm_killed_mid_run(embedder: Embedder, tmp_path: Path) -> None:
     vllm = start_prepared_vllm(port=0)
     try:
         endpoint = VLLMEndpoint(base_url=vllm.base_url, model=vllm.model_name, server=vllm)
-        with llm_server(endpoint, embedder, tmp_path, llm_timeout_s=30.0) as server:
+        with llm_server(
+            endpoint, embedder, tmp_path, llm_timeout_s=30.0, refine_in_background=False
+        ) as server:
             with server.client() as http:
                 wait_llm(http)
             bodies = [
