@@ -50,11 +50,11 @@ def refined(http: httpx.Client, grade_id: str, timeout: float = 20) -> dict[str,
 
 
 def test_skipped_llm_refines_in_the_background(serve: Callable[..., LiveServer]) -> None:
-    fake = slow(FakeVLLM(lambda body: verdicts(GOOD, "met", "SFT teaches when to apply it")), 1.6)
+    fake = slow(FakeVLLM(lambda body: verdicts(GOOD, "met", "SFT teaches when to apply it")), 3.0)
     with serve(fake, timeout_s=10).client() as http:
         start = time.monotonic()
         first = grade(http, GOOD).json()
-        assert time.monotonic() - start < 1.6  # the answer does not wait for the LLM
+        assert time.monotonic() - start < 2.5  # the answer does not wait for the LLM (3 s)
         assert first["graders"]["llm"]["state"] == "skipped"
         assert (first["revision"], first["graded_by"]) == (1, "embedding")
         assert first["refinement"] == "pending"

@@ -160,16 +160,22 @@
     await loadLesson(stored.question);
   }
 
+  var lessonLoads = 0; // a quick change of lesson: only the latest load may fill the form
+
   async function loadLesson(wanted) {
     var id = $("lesson").value;
     if (!id) return;
+    var mine = ++lessonLoads;
     clearError();
+    var lesson = null;
     try {
-      state.lesson = await api("/v1/admin/lessons/" + encodeURIComponent(id));
+      lesson = await api("/v1/admin/lessons/" + encodeURIComponent(id));
     } catch (err) {
-      fail(err);
-      try { state.lesson = await api("/v1/lessons/" + encodeURIComponent(id)); } catch (e) { state.lesson = null; }
+      if (mine === lessonLoads) fail(err);
+      try { lesson = await api("/v1/lessons/" + encodeURIComponent(id)); } catch (e) { lesson = null; }
     }
+    if (mine !== lessonLoads) return; // a later choice of lesson is being loaded
+    state.lesson = lesson;
     var select = $("question");
     select.replaceChildren(el("option", { value: "" }, "All questions"));
     ((state.lesson && state.lesson.questions) || []).forEach(function (q) {
