@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install vllm browser serve test test-fast lint bench bench-batch bench-llm bench-load bench-soak bench-lesson eval calibrate clean
+.PHONY: install vllm browser serve test test-fast lint bench bench-batch bench-llm bench-load bench-soak bench-teacher bench-lesson eval calibrate clean
 
 install: $(STAMP)
 
@@ -93,3 +93,8 @@ calibrate: install
 
 clean:
 	rm -rf $(VENV) .vllm .cache
+
+# The teacher in the loop on SAF unseen_questions: the real review queue, reviews that teach,
+# regrade; the share of a class a teacher reviews before 95% of its labels are right (~5 min).
+bench-teacher: install
+	$(BIN)/python -m bench.teacher_loop

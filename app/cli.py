@@ -1,4 +1,4 @@
-"""The ``rubricate`` command: serve, list lessons, grade one answer, check rubrics."""
+"""The ``rubricate`` command: serve, work batches, list lessons, grade an answer, check rubrics."""
 
 from __future__ import annotations
 
@@ -44,6 +44,36 @@ def serve(
     updates = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings.model_copy(update=updates)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@cli.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Chunks graded at once.")] = 2,
+    heartbeat: Annotated[float, typer.Option(min=0.1, help="Seconds between heartbeats.")] = 5.0,
+    stalled_after: Annotated[
+        float, typer.Option(min=1, help="A worker silent this long is stalled: its jobs rerun.")
+    ] = 30.0,
+    name: Annotated[str, typer.Option(help="Worker name in logs.")] = "rubricate-worker",
+) -> None:
+    """Grade batch chunks from the job queue (batch_engine=procrastinate, PostgreSQL)."""
+    import logging
+
+    from app.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        asyncio.run(
+            run_worker(
+                Settings(),
+                concurrency=concurrency,
+                heartbeat_s=heartbeat,
+                stalled_after_s=stalled_after,
+                name=name,
+            )
+        )
+    except RubricateError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @cli.command()

@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
         per_minute=settings.rate_limit_per_minute,
         key_per_minute=settings.rate_limit_key_per_minute,
         burst=settings.rate_limit_burst,
+        redis_url=settings.redis_url,
     )
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:  # outermost, so refusals (413, 429) carry CORS headers too

@@ -35,11 +35,29 @@ async def _retention(store: GradeStore, days: float) -> None:
         await asyncio.sleep(RETENTION_EVERY_S)
 
 
+async def _follow(teaching: Teaching, interval_s: float) -> None:
+    """Keep this process's exemplars up with reviews stored by other processes."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            taught = await teaching.follow()
+        except Exception:
+            log.exception("following reviews from other processes failed; continuing")
+        else:
+            if taught:
+                log.info("exemplars of %d questions taught again (reviews, erasures)", taught)
+
+
 @contextlib.asynccontextmanager
 async def open_grades(
-    settings: Settings, service: GradingService, *, url: str | None = None
+    settings: Settings,
+    service: GradingService,
+    *,
+    url: str | None = None,
+    background: bool = True,
 ) -> AsyncIterator[Grades]:
-    """Open the store, learn from past reviews, start the refiner and the retention sweep."""
+    """Open the store, learn from past reviews, start the refiner and the retention sweep
+    (``background``; a batch worker leaves those to the API)."""
     store = await asyncio.to_thread(GradeStore, url or database_url(settings))
     book = GradeBook(service, store, refine=settings.refine_in_background)
     teaching = Teaching(book)
@@ -49,7 +67,7 @@ async def open_grades(
     tasks: list[asyncio.Task[None]] = []
     refiner = None
     llm = service.llm
-    if book.refine and llm is not None:
+    if background and book.refine and llm is not None:
         refiner = Refiner(
             book,
             ready=lambda: llm.ready,
@@ -57,7 +75,9 @@ async def open_grades(
             pause_above=settings.refine_pause_above,
         )
         tasks.append(asyncio.create_task(refiner.run()))
-    if settings.grade_retention_days > 0:
+    if settings.teaching_sync_s > 0:
+        tasks.append(asyncio.create_task(_follow(teaching, settings.teaching_sync_s)))
+    if background and settings.grade_retention_days > 0:
         tasks.append(asyncio.create_task(_retention(store, settings.grade_retention_days)))
     try:
         releases = await asyncio.to_thread(Releases, book)

@@ -23,6 +23,7 @@ from graders.service import GradingService
 from models.batching import BatchingEmbedder
 from models.embedder import EMBEDDERS, Embedder
 from models.llm import LLM_CLIENTS, LLMBackend, LLMSettings
+from models.llm_replicas import ReplicatedLLM
 from models.vllm_server import ManagedVLLM, VLLMServerError
 from rubrics import Lesson, load_lessons
 from rubrics.loader import BUILTIN_DIR
@@ -97,7 +98,7 @@ async def runtime(
             llm,
             calibration,
             calibrate_lessons,
-            admission=Admission(settings.llm_max_concurrency),
+            admission=Admission(settings.llm_max_concurrency * _servers(client)),
             llm_budget_s=settings.llm_budget_s,
         )
         await service.prepare_exemplars()
@@ -111,6 +112,11 @@ async def runtime(
             for task in state.tasks:
                 task.cancel()
             await asyncio.gather(*state.tasks, return_exceptions=True)
+
+
+def _servers(client: LLMBackend | None) -> int:
+    """LLM servers behind the client: ``llm_max_concurrency`` calls go to each at once."""
+    return len(client.replicas) if isinstance(client, ReplicatedLLM) else 1
 
 
 def _weighted(settings: Settings, model: str) -> GradingConfig:
@@ -142,27 +148,33 @@ async def _llm_client(
         return backends.llm, backends.llm_model or settings.llm_model or "unknown"
     if not settings.llm_enabled:
         return None, ""
-    base_url = str(settings.llm_url) if settings.llm_url is not None else None
+    urls = list(settings.llm_urls) or ([str(settings.llm_url)] if settings.llm_url else [])
     model = settings.llm_model or "smollm2-135m-instruct"
-    if base_url is None:
+    if not urls:
         if not settings.local_vllm:
             return None, ""
         server = _start_local_vllm(settings)
         if server is None:
             return None, ""
         stack.callback(server.stop)
-        base_url, model = server.base_url, server.model_name
-    client = LLM_CLIENTS[settings.llm_backend](
-        LLMSettings(
-            backend=settings.llm_backend,
-            base_url=base_url,
-            model=model,
-            api_key=settings.llm_api_key,
-            timeout_s=settings.llm_timeout_s,
-            max_concurrency=settings.llm_max_concurrency,
-            max_retries=settings.llm_retries,
-        )
+        urls, model = [server.base_url], server.model_name
+    llm_settings = LLMSettings(
+        backend=settings.llm_backend,
+        base_url=urls[0],
+        model=model,
+        api_key=settings.llm_api_key,
+        timeout_s=settings.llm_timeout_s,
+        max_concurrency=settings.llm_max_concurrency,
+        max_retries=settings.llm_retries,
+        route_header=settings.llm_route_header,
     )
+    factory = LLM_CLIENTS[settings.llm_backend]
+    client: LLMBackend
+    if len(urls) > 1 or settings.llm_route_header:
+        # Several replicas, or one router that hashes our key: spread each question's calls.
+        client = ReplicatedLLM(llm_settings, urls, factory, shards=settings.llm_shards_per_question)
+    else:
+        client = factory(llm_settings)
     stack.push_async_callback(client.aclose)
     return client, model
 

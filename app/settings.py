@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AnyHttpUrl, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from graders.config import GradingConfig
+from models.llm_settings import URLList
 
 
 class Settings(BaseSettings):
@@ -42,6 +44,22 @@ class Settings(BaseSettings):
     llm_backend: str = "vllm"
     llm_url: AnyHttpUrl | None = Field(
         default=None, description="A running vLLM server; unset starts the local one if prepared."
+    )
+    llm_urls: URLList = Field(
+        default_factory=list,
+        description="Several vLLM replicas (comma-separated or a JSON list; overrides llm_url): "
+        "each question goes to a few of them by rendezvous hashing, failing over when one is down.",
+    )
+    llm_shards_per_question: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Replicas (or vllm-router hash keys) one question's calls are spread over.",
+    )
+    llm_route_header: str | None = Field(
+        default=None,
+        description="Send the question's routing key in this header, e.g. X-Session-ID when "
+        "llm_url is a vllm-router with --policy consistent_hash.",
     )
     llm_model: str | None = None
     small_llm_weight: float = Field(
@@ -90,6 +108,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Stored answers and grades older than this are erased; 0 keeps them.",
     )
+    teaching_sync_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="How often a process learns the teachers' reviews (and erasures) stored "
+        "by other processes on the same database (0: only its own, and at start-up).",
+    )
     llm_retries: int = Field(default=2, ge=0, le=10)
     llm_health_interval_s: float = Field(default=2.0, gt=0, le=300)
     local_vllm: bool = Field(
@@ -105,6 +129,13 @@ class Settings(BaseSettings):
     batch_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     batch_concurrency: int = Field(default=16, ge=1, le=512)
     batch_chunk_size: int = Field(default=256, ge=1, le=10_000)
+    batch_engine: Literal["inprocess", "procrastinate"] = Field(
+        default="inprocess",
+        description="Who grades batches: 'inprocess', a background task in the API process "
+        "(SQLite or PostgreSQL, nothing else to run); 'procrastinate', `rubricate worker` "
+        "processes fed procrastinate jobs deferred in the upload's transaction (needs a "
+        "PostgreSQL database_url; the API only enqueues).",
+    )
 
     # Access control, rate limits, CORS, LTI (app/auth.py, app/ratelimit.py, app/lti/).
     api_keys: str = Field(
@@ -113,6 +144,13 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=1200, ge=0, description="Per client; 0 is off.")
     rate_limit_key_per_minute: int = Field(default=6000, ge=0, description="Per API key.")
     rate_limit_burst: int = Field(default=300, ge=1)
+    redis_url: str | None = Field(
+        default=None,
+        pattern=r"^(rediss?|unix)://",
+        description="Redis shared by several API processes (redis://host:6379/0): rate limits "
+        "hold across all of them. Unset: each process limits on its own. Redis down at "
+        "request time: requests pass, with a logged warning.",
+    )
     cors_origins: str = Field(default="", description="Comma-separated origins for the widget.")
     public_url: str | None = Field(default=None, description="Base URL LMSs reach us at.")
     lti_db_path: Path | None = Field(default=None, description="Default: database_url's SQLite.")

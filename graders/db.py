@@ -11,7 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+SCHEMA_LOCK = 0x72756272  # the PostgreSQL advisory lock held while creating tables
 
 
 def sqlite_url(path: Path) -> str:
@@ -37,8 +40,28 @@ def open_engine(url: str, metadata: MetaData) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-    metadata.create_all(engine)
+    create_tables(engine, metadata)
     return engine
+
+
+def create_tables(engine: Engine, metadata: MetaData) -> None:
+    """``metadata``'s missing tables. On PostgreSQL one process at a time: processes starting
+    together would each create them, and all but one fail; in turn, the others find them."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+        metadata.create_all(conn)
+
+
+def is_postgres(url: str) -> bool:
+    return normalise_url(url).startswith("postgresql")
+
+
+def insert_ignoring(conn: Connection, table: Table) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING in the connection's dialect (SQLite, PostgreSQL):
+    a row whose key is already stored, by this or a concurrent transaction, is skipped."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -11,6 +11,7 @@ misconception counts only on segments nearer to it than to any correct key point
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -208,7 +209,8 @@ class EmbeddingGrader:
         vectors = await self.embedder.embed(texts)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(".tmp.npy")
+            # One partial file a process: API and workers may start together on one cache.
+            partial = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
             np.save(partial, vectors)
             partial.replace(path)
         return vectors

@@ -112,3 +112,9 @@ class BadReview(RubricateError):
     """A teacher's review that does not fit the question's rubric."""
 
     title = "Review does not fit the rubric"
+
+
+class BatchEngineUnavailable(RubricateError):
+    """The batch engine chosen cannot run with this configuration."""
+
+    title = "Batch engine unavailable"

@@ -91,8 +91,15 @@ def _stemmer() -> Any:
 
 def content_words(text: str) -> set[str]:
     """Stemmed words of the text other than function words and single letters."""
+    return set(_content_words(text))
+
+
+# The reference and question texts repeat for every answer (and an answer at a regrade):
+# the pure-Python stemmer was most of a calibrated grade's time.
+@lru_cache(maxsize=4096)
+def _content_words(text: str) -> frozenset[str]:
     words = [w for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS and len(w) > 1]
-    return set(_stemmer().stemWords(words))
+    return frozenset(_stemmer().stemWords(words))
 
 
 def new_word_overlap(answer: str, reference: str, question: str) -> tuple[float, float]:

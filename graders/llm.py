@@ -213,7 +213,11 @@ class LLMGrader:
             messages = [system, {"role": "user", "content": shown + fence(answer)[1]}]
             try:
                 reply = await self.client.complete_json(
-                    messages, schema, name="grade", max_tokens=budget
+                    messages,
+                    schema,
+                    name="grade",
+                    max_tokens=budget,
+                    route_key=f"{lesson.id}/{question.id}",
                 )
                 break
             except LLMBadResponse as exc:

@@ -21,8 +21,12 @@ class LLMClient(Protocol):
         *,
         name: str,
         max_tokens: int,
+        route_key: str | None = None,
     ) -> JSONObject:
-        """Send chat ``messages``; return the reply parsed as a JSON object."""
+        """Send chat ``messages``; return the reply parsed as a JSON object.
+
+        ``route_key`` (optional, e.g. ``lesson/question``): calls with the same key share a
+        prompt prefix, so backends with several servers send them to the same few."""
         ...
 
 

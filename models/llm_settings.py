@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import json
+from typing import Annotated, Any
 
-__all__ = ["LLMSettings"]
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic_settings import NoDecode
+
+__all__ = ["LLMSettings", "URLList", "parse_url_list"]
+
+
+def parse_url_list(value: Any) -> Any:
+    """A list of server URLs from the environment: a JSON list or comma-separated."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+def _check_urls(urls: list[str]) -> list[str]:
+    for url in urls:
+        if not url.strip().startswith(("http://", "https://")):
+            raise ValueError(f"{url!r}: a server URL must start with http:// or https://")
+    return [url.strip() for url in urls]
+
+
+URLList = Annotated[
+    list[str], NoDecode, BeforeValidator(parse_url_list), AfterValidator(_check_urls)
+]
+"""Server URLs; ``RUBRICATE_LLM_URLS=http://a:8000,http://b:8000`` or a JSON list."""
 
 
 class LLMSettings(BaseModel):
@@ -30,6 +57,9 @@ class LLMSettings(BaseModel):
     ready_timeout_s: float = Field(default=2.0, gt=0)
     temperature: float = Field(default=0.0, ge=0)
     seed: int | None = None
+    route_header: str | None = None
+    """Send each call's routing key in this header, e.g. ``X-Session-ID`` for vllm-router's
+    ``consistent_hash`` policy (unset: the key is not sent)."""
 
     @field_validator("base_url")
     @classmethod

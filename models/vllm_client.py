@@ -109,6 +109,7 @@ class VLLMClient:
         *,
         name: str,
         max_tokens: int,
+        route_key: str | None = None,
     ) -> JSONObject:
         body: dict[str, Any] = {
             "model": self.settings.model,
@@ -127,7 +128,7 @@ class VLLMClient:
         deadline = time.monotonic() + timeout_s
         try:
             async with asyncio.timeout(timeout_s):
-                content = await self._post_with_retries(body, deadline)
+                content = await self._post_with_retries(body, deadline, route_key)
         except TimeoutError as exc:
             self.stats.timeouts += 1
             raise LLMTimeout(f"LLM call {name!r} exceeded {timeout_s:g}s") from exc
@@ -138,7 +139,11 @@ class VLLMClient:
         self.stats.successes += 1
         return result
 
-    async def _post_with_retries(self, body: dict[str, Any], deadline: float) -> str:
+    async def _post_with_retries(
+        self, body: dict[str, Any], deadline: float, route_key: str | None = None
+    ) -> str:
+        header = self.settings.route_header
+        headers = {header: route_key} if header and route_key is not None else None
         attempt = 0
         while True:
             retry_after: float | None = None
@@ -148,7 +153,9 @@ class VLLMClient:
                     self.stats.in_flight += 1
                     self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
                     try:
-                        response = await self._http.post("/v1/chat/completions", json=body)
+                        response = await self._http.post(
+                            "/v1/chat/completions", json=body, headers=headers
+                        )
                     finally:
                         self.stats.in_flight -= 1
             except httpx.TimeoutException as exc:

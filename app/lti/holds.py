@@ -45,14 +45,19 @@ class Holds:
         await asyncio.to_thread(self.lti.store.hold, hold, "released")
         return await self._send(hold, result), "queued"
 
-    async def _send(self, hold: Hold, result: GradeResult) -> int:
+    async def _send(self, hold: Hold, result: GradeResult, *, held: bool = False) -> int | None:
+        """Queue the grade's passback; a ``held`` one only if no other process released it
+        first (None then): the release and the queueing are one transaction."""
         final = await self.releases.final(result)
         score = score_payload(result, hold.user_id, final)
         store = self.lti.store
-        item = await asyncio.to_thread(
-            store.enqueue, hold.issuer, hold.client_id, hold.lineitem, score
-        )
-        await asyncio.to_thread(store.mark_released, hold.grade_id)
+        if held:
+            item = await asyncio.to_thread(store.release_hold, hold, score)
+        else:
+            item = await asyncio.to_thread(
+                store.enqueue, hold.issuer, hold.client_id, hold.lineitem, score
+            )
+            await asyncio.to_thread(store.mark_released, hold.grade_id)
         self.lti.worker.wake.set()
         return item
 
@@ -67,8 +72,8 @@ class Holds:
                 continue
             if result.refinement in ("pending", "running") and time.time() < hold.due_at:
                 continue
-            await self._send(hold, result)
-            sent += 1
+            if await self._send(hold, result, held=True) is not None:
+                sent += 1
         return sent
 
     async def reviewed(self, result: GradeResult) -> None:

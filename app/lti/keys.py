@@ -33,24 +33,32 @@ class ToolKey:
         self.public_jwk: dict[str, Any] = {**public, "kid": self.kid, "alg": "RS256", "use": "sig"}
 
     @classmethod
-    def load_or_create(cls, path: Path) -> ToolKey:
-        """Read the PEM at ``path``; the first run generates one (mode 0600)."""
-        if path.exists():
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            if not isinstance(key, rsa.RSAPrivateKey):
-                raise ValueError(f"{path}: the LTI tool key must be an RSA private key")
-            return cls(key)
+    def from_pem(cls, pem: bytes, where: str) -> ToolKey:
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError(f"{where}: the LTI tool key must be an RSA private key")
+        return cls(key)
+
+    @staticmethod
+    def new_pem() -> bytes:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pem = key.private_bytes(
+        return key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> ToolKey:
+        """Read the PEM at ``path``; the first run generates one (mode 0600)."""
+        if path.exists():
+            return cls.from_pem(path.read_bytes(), str(path))
+        pem = cls.new_pem()
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(pem)
-        return cls(key)
+        return cls.from_pem(pem, str(path))
 
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
         return {"keys": [self.public_jwk]}

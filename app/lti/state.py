@@ -13,11 +13,14 @@ import httpx
 from fastapi import FastAPI
 from pydantic import TypeAdapter
 
+from app.batches import database_url
 from app.lti.ags import PassbackWorker, TokenClient
 from app.lti.keys import ToolKey
 from app.lti.launch import JwksCache
+from app.lti.legacy import import_legacy
 from app.lti.store import LtiStore, Platform
 from app.settings import Settings
+from graders.db import sqlite_url
 
 
 @dataclass
@@ -38,27 +41,34 @@ def load_platforms_file(path: Path) -> list[Platform]:
     return TypeAdapter(list[Platform]).validate_python(data)
 
 
-def db_path(settings: Settings) -> Path:
-    """``RUBRICATE_LTI_DB_PATH``; else the SQLite file of ``RUBRICATE_DATABASE_URL`` (our
-    ``lti_`` tables beside the batch tables); else ``cache_dir/rubricate.db``, the batch
-    store's default. A non-SQLite database URL gets ``cache_dir/lti.sqlite3``."""
+def db_url(settings: Settings) -> str:
+    """``RUBRICATE_LTI_DB_PATH`` (a SQLite file); else ``RUBRICATE_DATABASE_URL``, our ``lti_``
+    tables beside the batch and grade tables, shared by every process on PostgreSQL; else
+    ``cache_dir/rubricate.db``, the batch store's default."""
     if settings.lti_db_path is not None:
-        return settings.lti_db_path
-    url = settings.database_url
-    if url is None:
-        return settings.cache_dir / "rubricate.db"
-    scheme, sep, rest = url.partition(":///")
-    if sep and scheme.split("+")[0] == "sqlite" and rest and ":memory:" not in rest:
-        return Path(rest.split("?")[0])
-    return settings.cache_dir / "lti.sqlite3"
+        return sqlite_url(settings.lti_db_path)
+    return database_url(settings)
+
+
+def tool_key(settings: Settings, store: LtiStore) -> ToolKey:
+    """``RUBRICATE_LTI_KEY_PATH`` if set. On a shared database the key is kept there, so
+    every process signs with the same one (a key file already in ``cache_dir`` is offered
+    first, so an existing deployment keeps its key); else ``cache_dir/lti-key.pem``."""
+    path = settings.lti_key_path or settings.cache_dir / "lti-key.pem"
+    if settings.lti_key_path is not None or not store.shared:
+        return ToolKey.load_or_create(path)
+    offered = path.read_bytes() if path.exists() else ToolKey.new_pem()
+    return ToolKey.from_pem(store.key_pem("tool", offered), "the lti_keys table")
 
 
 def build(settings: Settings) -> LtiState:
-    store = LtiStore(db_path(settings))
+    store = LtiStore(db_url(settings))
+    if store.shared:
+        import_legacy(store, settings.cache_dir / "lti.sqlite3")
     if settings.lti_platforms_file is not None:
         for platform in load_platforms_file(settings.lti_platforms_file):
             store.put_platform(platform, source="file")
-    key = ToolKey.load_or_create(settings.lti_key_path or settings.cache_dir / "lti-key.pem")
+    key = tool_key(settings, store)
     http = httpx.AsyncClient(follow_redirects=False)
     tokens = TokenClient(http, key)
     worker = PassbackWorker(

@@ -1,161 +1,151 @@
-"""LTI persistence in SQLite (stdlib sqlite3): platforms, login states, used nonces, launch
-sessions and the score passback queue. Tables are prefixed ``lti_`` and kept apart from
-any other store in the same database. Calls are short single-row statements, serialized by a
-lock; the file is in WAL mode so a crash never loses a committed passback.
+"""LTI persistence over SQLAlchemy Core: platforms, login states, used nonces, launch
+sessions, grades held back and the score passback queue (tables in app/lti/tables.py).
+
+SQLite by default (the tables beside the batch store's; a crash never loses a committed
+passback: WAL with ``synchronous=FULL``); on PostgreSQL every API process shares the same
+state, so a launch may log in on one process and land on another. What must happen once
+is atomic in the database: a nonce is used by inserting it (the primary key refuses the
+second), a login state or a single-use session is consumed by ``DELETE ... RETURNING``,
+and a due passback or held grade is claimed by a conditional ``UPDATE``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from sqlalchemy import Connection, Row, Table, delete, event, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS lti_platforms (
-    issuer TEXT NOT NULL, client_id TEXT NOT NULL, data TEXT NOT NULL, source TEXT NOT NULL,
-    PRIMARY KEY (issuer, client_id));
-CREATE TABLE IF NOT EXISTS lti_states (
-    state TEXT PRIMARY KEY, nonce TEXT NOT NULL, issuer TEXT NOT NULL, expires_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS lti_nonces (
-    nonce TEXT PRIMARY KEY, issuer TEXT NOT NULL, expires_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS lti_sessions (
-    token_hash TEXT PRIMARY KEY, kind TEXT NOT NULL, data TEXT NOT NULL, expires_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS lti_passbacks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, issuer TEXT NOT NULL, client_id TEXT NOT NULL,
-    lineitem TEXT NOT NULL, score TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL,
-    last_error TEXT, created_at REAL NOT NULL, sent_at REAL);
-CREATE INDEX IF NOT EXISTS lti_passbacks_due ON lti_passbacks (status, next_attempt_at);
-CREATE TABLE IF NOT EXISTS lti_holds (
-    grade_id TEXT PRIMARY KEY, issuer TEXT NOT NULL, client_id TEXT NOT NULL,
-    lineitem TEXT NOT NULL, user_id TEXT NOT NULL, due_at REAL NOT NULL,
-    status TEXT NOT NULL, released_at REAL);
-CREATE INDEX IF NOT EXISTS lti_holds_status ON lti_holds (status, due_at);
-"""
+from app.lti import tables as t
+from app.lti.models import Hold, Passback, Platform, Session
+from graders.db import open_engine, sqlite_url
 
-
-class Platform(BaseModel):
-    """An LMS registration: the values the LMS shows when rubricate is added to it."""
-
-    issuer: str = Field(min_length=1, examples=["https://canvas.instructure.com"])
-    client_id: str = Field(min_length=1)
-    auth_login_url: str = Field(min_length=1, description="The platform's OIDC auth endpoint.")
-    auth_token_url: str = Field(min_length=1, description="OAuth2 token endpoint (AGS).")
-    jwks_url: str = Field(min_length=1, description="The platform's public keyset URL.")
-    deployment_ids: list[str] = Field(min_length=1)
-    name: str = ""
-
-
-class Session(BaseModel):
-    """What one launch may do: grade one question as one user, or answer one deep link."""
-
-    kind: str
-    issuer: str
-    client_id: str
-    deployment_id: str
-    user_id: str | None = None
-    lesson_id: str | None = None
-    question_id: str | None = None
-    lineitem: str | None = None
-    deep_link_return_url: str | None = None
-    deep_link_data: Any = None  # opaque: echoed back as the platform sent it
-
-
-@dataclass
-class Passback:
-    id: int
-    issuer: str
-    client_id: str
-    lineitem: str
-    score: dict[str, Any]
-    status: str
-    attempts: int
-    next_attempt_at: float
-    last_error: str | None
-
-
-@dataclass
-class Hold:
-    """A launch's grade, kept back from the LMS until its LLM pass settles or ``due_at``."""
-
-    grade_id: str
-    issuer: str
-    client_id: str
-    lineitem: str
-    user_id: str
-    due_at: float
+__all__ = ["Hold", "LtiStore", "Passback", "Platform", "Session", "token_hash"]
+CLAIM_LEASE_S = 120.0  # a passback claimed by a process that died is retried after this
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _full_sync(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA synchronous=FULL")
+
+
+def _upsert(conn: Connection, table: Table, values: Mapping[str, Any]) -> None:
+    """Insert, or replace the row with the same primary key."""
+    keys = [c.name for c in table.primary_key]
+    changed = {k: v for k, v in values.items() if k not in keys}
+    name = conn.dialect.name
+    if name in ("sqlite", "postgresql"):
+        stmt = (sqlite if name == "sqlite" else postgresql).insert(table).values(**values)
+        conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changed))
+        return
+    where = [table.c[k] == values[k] for k in keys]
+    if not conn.execute(update(table).where(*where).values(**changed)).rowcount:
+        conn.execute(insert(table).values(**values))
+
+
+HOLD_COLUMNS = [t.holds.c[n] for n in ("grade_id", "issuer", "client_id", "lineitem")] + [
+    t.holds.c.user_id,
+    t.holds.c.due_at,
+]
+PASSBACK_COLUMNS = [
+    t.passbacks.c[n]
+    for n in ("id", "issuer", "client_id", "lineitem", "score", "status", "attempts")
+] + [t.passbacks.c.next_attempt_at, t.passbacks.c.last_error]
+
+
+def _passback(row: Row[Any]) -> Passback:
+    r = tuple(row)
+    return Passback(r[0], r[1], r[2], r[3], json.loads(r[4]), *r[5:])
+
+
 class LtiStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+    """``target``: a SQLite file (a ``Path``) or a SQLAlchemy database URL."""
+
+    def __init__(self, target: Path | str) -> None:
+        self.url = sqlite_url(target) if isinstance(target, Path) else target
+        self.engine = open_engine(self.url, t.metadata)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _full_sync)
+            self.engine.dispose()  # reconnect with the pragma
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes, on other machines too, may share this database."""
+        return self.engine.dialect.name != "sqlite"
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.engine.dispose()
 
-    def _run(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+    def key_pem(self, name: str, offered: bytes) -> bytes:
+        """The PEM stored as ``name``; ``offered`` becomes it if none is yet (first wins)."""
+        values = {"name": name, "pem": offered.decode(), "created_at": time.time()}
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(t.keys).values(**values))
+        except IntegrityError:
+            pass  # another process stored one first
+        with self.engine.connect() as conn:
+            return str(
+                conn.execute(select(t.keys.c.pem).where(t.keys.c.name == name)).scalar_one()
+            ).encode()
 
     # platforms
     def put_platform(self, platform: Platform, source: str) -> None:
-        self._run(
-            "INSERT OR REPLACE INTO lti_platforms VALUES (?, ?, ?, ?)",
-            (platform.issuer, platform.client_id, platform.model_dump_json(), source),
-        )
+        values = {
+            "issuer": platform.issuer,
+            "client_id": platform.client_id,
+            "data": platform.model_dump_json(),
+            "source": source,
+        }
+        with self.engine.begin() as conn:
+            _upsert(conn, t.platforms, values)
 
     def platforms(self) -> list[tuple[Platform, str]]:
-        rows = self._run("SELECT data, source FROM lti_platforms ORDER BY issuer, client_id")
+        p = t.platforms.c
+        query = select(p.data, p.source).order_by(p.issuer, p.client_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
         return [(Platform.model_validate_json(d), s) for d, s in rows]
 
     def platform(self, issuer: str, client_id: str | None) -> Platform | None:
-        if client_id is None:
-            rows = self._run("SELECT data FROM lti_platforms WHERE issuer = ?", (issuer,))
-            return Platform.model_validate_json(rows[0][0]) if len(rows) == 1 else None
-        rows = self._run(
-            "SELECT data FROM lti_platforms WHERE issuer = ? AND client_id = ?",
-            (issuer, client_id),
-        )
-        return Platform.model_validate_json(rows[0][0]) if rows else None
+        p = t.platforms.c
+        query = select(p.data).where(p.issuer == issuer)
+        if client_id is not None:
+            query = query.where(p.client_id == client_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(2)).all()
+        # With no client_id the issuer must name one registration only.
+        return Platform.model_validate_json(rows[0][0]) if len(rows) == 1 else None
 
     def delete_platform(self, issuer: str, client_id: str) -> bool:
-        with self._lock:
-            cur = self._db.execute(
-                "DELETE FROM lti_platforms WHERE issuer = ? AND client_id = ?", (issuer, client_id)
-            )
-            return cur.rowcount > 0
+        p = t.platforms.c
+        with self.engine.begin() as conn:
+            query = delete(t.platforms).where(p.issuer == issuer, p.client_id == client_id)
+            return conn.execute(query).rowcount > 0
 
     # login state and nonces
     def put_state(self, state: str, nonce: str, issuer: str, ttl: float = 600) -> None:
         now = time.time()
-        self._run("DELETE FROM lti_states WHERE expires_at < ?", (now,))
-        self._run("INSERT INTO lti_states VALUES (?, ?, ?, ?)", (state, nonce, issuer, now + ttl))
+        with self.engine.begin() as conn:
+            conn.execute(delete(t.states).where(t.states.c.expires_at < now))
+            values = {"state": state, "nonce": nonce, "issuer": issuer, "expires_at": now + ttl}
+            conn.execute(insert(t.states).values(**values))
 
     def take_state(self, state: str) -> tuple[str, str] | None:
         """The (nonce, issuer) of a login state, consumed; None if unknown or expired."""
-        with self._lock:
-            row = self._db.execute(
-                "DELETE FROM lti_states WHERE state = ? RETURNING nonce, issuer, expires_at",
-                (state,),
-            ).fetchone()
+        s = t.states.c
+        query = delete(t.states).where(s.state == state).returning(s.nonce, s.issuer, s.expires_at)
+        with self.engine.begin() as conn:
+            row = conn.execute(query).first()
         if row is None or row[2] < time.time():
             return None
         return row[0], row[1]
@@ -163,115 +153,135 @@ class LtiStore:
     def use_nonce(self, nonce: str, issuer: str, ttl: float = 7200) -> bool:
         """Record a nonce; False when it was seen before (a replayed id_token)."""
         now = time.time()
-        self._run("DELETE FROM lti_nonces WHERE expires_at < ?", (now,))
+        with self.engine.begin() as conn:
+            conn.execute(delete(t.nonces).where(t.nonces.c.expires_at < now))
         try:
-            self._run("INSERT INTO lti_nonces VALUES (?, ?, ?)", (nonce, issuer, now + ttl))
-        except sqlite3.IntegrityError:
+            with self.engine.begin() as conn:
+                values = {"nonce": nonce, "issuer": issuer, "expires_at": now + ttl}
+                conn.execute(insert(t.nonces).values(**values))
+        except IntegrityError:
             return False
         return True
 
     # sessions
     def put_session(self, token: str, session: Session, ttl: float) -> None:
         now = time.time()
-        self._run("DELETE FROM lti_sessions WHERE expires_at < ?", (now,))
-        self._run(
-            "INSERT INTO lti_sessions VALUES (?, ?, ?, ?)",
-            (token_hash(token), session.kind, session.model_dump_json(), now + ttl),
-        )
+        values = {
+            "token_hash": token_hash(token),
+            "kind": session.kind,
+            "data": session.model_dump_json(),
+            "expires_at": now + ttl,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(delete(t.sessions).where(t.sessions.c.expires_at < now))
+            conn.execute(insert(t.sessions).values(**values))
 
     def session(self, token: str, kind: str, *, consume: bool = False) -> Session | None:
-        sql = "SELECT data, expires_at FROM lti_sessions WHERE token_hash = ? AND kind = ?"
-        if consume:
-            sql = (
-                "DELETE FROM lti_sessions WHERE token_hash = ? AND kind = ? "
-                "RETURNING data, expires_at"
-            )
-        rows = self._run(sql, (token_hash(token), kind))
-        if not rows or rows[0][1] < time.time():
+        c = t.sessions.c
+        where = (c.token_hash == token_hash(token), c.kind == kind)
+        query = (
+            delete(t.sessions).where(*where).returning(c.data, c.expires_at)
+            if consume
+            else select(c.data, c.expires_at).where(*where)
+        )
+        with self.engine.begin() as conn:
+            row = conn.execute(query).first()
+        if row is None or row[1] < time.time():
             return None
-        return Session.model_validate_json(rows[0][0])
+        return Session.model_validate_json(row[0])
 
     # passback queue
     def enqueue(self, issuer: str, client_id: str, lineitem: str, score: dict[str, Any]) -> int:
+        with self.engine.begin() as conn:
+            return self._enqueue(conn, issuer, client_id, lineitem, score)
+
+    @staticmethod
+    def _enqueue(
+        conn: Connection, issuer: str, client_id: str, lineitem: str, score: dict[str, Any]
+    ) -> int:
         now = time.time()
-        with self._lock:
-            cur = self._db.execute(
-                "INSERT INTO lti_passbacks (issuer, client_id, lineitem, score, next_attempt_at,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (issuer, client_id, lineitem, json.dumps(score), now, now),
-            )
-            return int(cur.lastrowid or 0)
+        values = {
+            "issuer": issuer,
+            "client_id": client_id,
+            "lineitem": lineitem,
+            "score": json.dumps(score),
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        query = insert(t.passbacks).values(**values).returning(t.passbacks.c.id)
+        return int(conn.execute(query).scalar_one())
 
     # grades held back until refined (or a time-out), and the launch each belongs to
     def hold(self, hold: Hold, status: str) -> None:
-        self._run(
-            "INSERT OR REPLACE INTO lti_holds (grade_id, issuer, client_id, lineitem, user_id,"
-            " due_at, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                hold.grade_id,
-                hold.issuer,
-                hold.client_id,
-                hold.lineitem,
-                hold.user_id,
-                hold.due_at,
-                status,
-            ),
-        )
+        values = {**vars(hold), "status": status, "released_at": None}
+        with self.engine.begin() as conn:
+            _upsert(conn, t.holds, values)
 
     def held(self, limit: int = 100) -> list[Hold]:
-        rows = self._run(
-            "SELECT grade_id, issuer, client_id, lineitem, user_id, due_at FROM lti_holds"
-            " WHERE status = 'held' ORDER BY due_at LIMIT ?",
-            (limit,),
-        )
-        return [Hold(*r) for r in rows]
+        h = t.holds.c
+        query = select(*HOLD_COLUMNS).where(h.status == "held").order_by(h.due_at).limit(limit)
+        with self.engine.connect() as conn:
+            return [Hold(*r) for r in conn.execute(query)]
 
     def hold_for(self, grade_id: str) -> Hold | None:
-        rows = self._run(
-            "SELECT grade_id, issuer, client_id, lineitem, user_id, due_at FROM lti_holds"
-            " WHERE grade_id = ?",
-            (grade_id,),
-        )
-        return Hold(*rows[0]) if rows else None
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*HOLD_COLUMNS).where(t.holds.c.grade_id == grade_id)).first()
+        return Hold(*row) if row else None
 
     def mark_released(self, grade_id: str) -> None:
-        self._run(
-            "UPDATE lti_holds SET status = 'released', released_at = ? WHERE grade_id = ?",
-            (time.time(), grade_id),
-        )
-
-    def due(self, limit: int = 20) -> list[Passback]:
-        rows = self._run(
-            "SELECT id, issuer, client_id, lineitem, score, status, attempts, next_attempt_at,"
-            " last_error FROM lti_passbacks WHERE status = 'pending' AND next_attempt_at <= ?"
-            " ORDER BY next_attempt_at LIMIT ?",
-            (time.time(), limit),
-        )
-        return [self._passback(r) for r in rows]
-
-    def passbacks(self, status: str | None = None, limit: int = 100) -> list[Passback]:
-        rows = self._run(
-            "SELECT id, issuer, client_id, lineitem, score, status, attempts, next_attempt_at,"
-            " last_error FROM lti_passbacks WHERE (? IS NULL OR status = ?)"
-            " ORDER BY id DESC LIMIT ?",
-            (status, status, limit),
-        )
-        return [self._passback(r) for r in rows]
+        with self.engine.begin() as conn:
+            conn.execute(self._release(grade_id))
 
     @staticmethod
-    def _passback(row: tuple[Any, ...]) -> Passback:
-        return Passback(row[0], row[1], row[2], row[3], json.loads(row[4]), *row[5:])
+    def _release(grade_id: str) -> Any:
+        values = {"status": "released", "released_at": time.time()}
+        return update(t.holds).where(t.holds.c.grade_id == grade_id).values(**values)
+
+    def release_hold(self, hold: Hold, score: dict[str, Any]) -> int | None:
+        """Queue a held grade's passback, once: None when another process released it."""
+        with self.engine.begin() as conn:
+            claimed = conn.execute(self._release(hold.grade_id).where(t.holds.c.status == "held"))
+            if claimed.rowcount != 1:
+                return None
+            return self._enqueue(conn, hold.issuer, hold.client_id, hold.lineitem, score)
+
+    def due(self, limit: int = 20) -> list[Passback]:
+        """Pending passbacks now due, each claimed for this process for ``CLAIM_LEASE_S``."""
+        now, p = time.time(), t.passbacks.c
+        is_due = (p.status == "pending", p.next_attempt_at <= now)
+        query = select(*PASSBACK_COLUMNS).where(*is_due).order_by(p.next_attempt_at)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(limit)).all()
+        claimed = []
+        for row in rows:
+            claim = update(t.passbacks).where(p.id == row[0], *is_due)
+            with self.engine.begin() as conn:
+                if conn.execute(claim.values(next_attempt_at=now + CLAIM_LEASE_S)).rowcount:
+                    claimed.append(_passback(row))
+        return claimed
+
+    def passbacks(self, status: str | None = None, limit: int = 100) -> list[Passback]:
+        query = select(*PASSBACK_COLUMNS).order_by(t.passbacks.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(t.passbacks.c.status == status)
+        with self.engine.connect() as conn:
+            return [_passback(r) for r in conn.execute(query)]
 
     def mark_sent(self, passback_id: int) -> None:
-        self._run(
-            "UPDATE lti_passbacks SET status = 'sent', attempts = attempts + 1, sent_at = ?,"
-            " last_error = NULL WHERE id = ?",
-            (time.time(), passback_id),
-        )
+        values = {
+            "status": "sent",
+            "attempts": t.passbacks.c.attempts + 1,
+            "sent_at": time.time(),
+            "last_error": None,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(update(t.passbacks).where(t.passbacks.c.id == passback_id).values(values))
 
     def mark_retry(self, passback_id: int, delay: float, error: str) -> None:
-        self._run(
-            "UPDATE lti_passbacks SET attempts = attempts + 1, next_attempt_at = ?,"
-            " last_error = ? WHERE id = ?",
-            (time.time() + delay, error[:1000], passback_id),
-        )
+        values = {
+            "attempts": t.passbacks.c.attempts + 1,
+            "next_attempt_at": time.time() + delay,
+            "last_error": error[:1000],
+        }
+        with self.engine.begin() as conn:
+            conn.execute(update(t.passbacks).where(t.passbacks.c.id == passback_id).values(values))

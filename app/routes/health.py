@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from app.deps import MetricsDep
 from app.problems import problem
 from app.runtime import Runtime
+from models.llm_replicas import ReplicatedLLM
 
 router = APIRouter(tags=["operations"])
 
@@ -34,6 +35,8 @@ async def readyz(request: Request, metrics: MetricsDep) -> dict[str, Any] | JSON
             "model": state.llm.model,
             "reason": state.llm.state_reason,
         }
+        if isinstance(state.llm.client, ReplicatedLLM):
+            llm["replicas"] = state.llm.client.replica_report()
         metrics.llm_ready.set(1 if state.llm.ready else 0)
     return {
         "status": "ready",

@@ -1,15 +1,14 @@
-"""The batch manager: takes uploads in, runs the background worker, streams results out.
+"""The batch manager: takes uploads in, hands them to the grading engine, streams results out.
 
-Every answer is graded by :meth:`GradingService.grade`; the manager only decides what to
-grade and when. Rows are read from the store in chunks, identical answers (same lesson,
-question and normalised text) are graded once per batch, at most ``concurrency`` grades
-run at a time, and each chunk is saved in one transaction (see :mod:`graders.batch.store`).
+Every answer is graded by :class:`graders.batch.grading.ChunkGrader`; the engine
+(:class:`graders.batch.engine.ChunkQueue`) decides where and when: a background task in
+this process, or ``rubricate worker`` processes fed through procrastinate jobs, deferred
+in the transaction that stores the upload.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import tempfile
@@ -18,12 +17,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+from graders.batch.engine import ChunkQueue
 from graders.batch.export import CSV_COLUMNS, csv_line, csv_record, jsonl_record, take
+from graders.batch.grading import ChunkGrader
+from graders.batch.inprocess import InProcessQueue
 from graders.batch.intake import answer_hash, idempotency_token, normalise_answer, save_upload
 from graders.batch.models import FINISHED, BatchInfo, Refinement
 from graders.batch.parse import ParsedRow, parse
 from graders.batch.report import ClassReport, build_report
-from graders.batch.store import BatchStore, NewRow, PendingRow, ResultRow
+from graders.batch.store import BatchStore, NewRow, ResultRow
 from graders.errors import (
     BatchFinished,
     BatchNotFound,
@@ -31,7 +33,6 @@ from graders.errors import (
     RubricateError,
 )
 from graders.grades.book import GradeBook
-from graders.result import GradeResult
 from graders.service import GradingService
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,9 @@ __all__ = ["BatchManager", "answer_hash", "normalise_answer", "save_upload"]
 
 
 class BatchManager:
-    """Owns the store and the worker task; one per running app (or CLI run)."""
+    """Owns the store and the engine; one per running app (or CLI run).
+
+    Without a ``queue`` the engine is the in-process background worker."""
 
     def __init__(
         self,
@@ -52,30 +55,25 @@ class BatchManager:
         chunk_size: int = 256,
         upload_dir: Path | None = None,
         book: GradeBook | None = None,
+        queue: ChunkQueue | None = None,
     ) -> None:
         self.service = service
         # Every row's grade is also kept in the grade store (refined there by the LLM pass,
         # reviewed there by teachers); results and reports show its current revision.
         self.book = book
         self.store = store
-        self.concurrency = concurrency
-        self.chunk_size = max(chunk_size, concurrency)
         self.upload_dir = upload_dir or Path(tempfile.gettempdir()) / "rubricate-uploads"
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._semaphore = asyncio.Semaphore(concurrency)
+        self.grader = ChunkGrader(service, store, concurrency=concurrency, book=book)
+        self.queue: ChunkQueue = queue or InProcessQueue(
+            self.grader, store, concurrency=concurrency, chunk_size=chunk_size
+        )
 
     # -- lifetime ---------------------------------------------------------------------
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="batch-worker")
+        await self.queue.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.queue.stop()
 
     # -- intake -----------------------------------------------------------------------
     async def by_key(self, key: str, path: Path) -> tuple[BatchInfo | None, str]:
@@ -95,13 +93,17 @@ class BatchManager:
     ) -> tuple[BatchInfo, bool]:
         """Parse and store an uploaded file; (batch, created). Raises BadBatchFile."""
         record, created = await asyncio.to_thread(self._ingest, path, filename, key)
-        self._wake.set()
+        self.queue.committed()
         return record.info(time.time()), created
 
     def _ingest(self, path: Path, filename: str | None, key: str | None) -> Any:
         fmt, parsed = parse(path)
         return self.store.create(
-            (self._checked(row) for row in parsed), fmt=fmt, filename=filename, key=key
+            (self._checked(row) for row in parsed),
+            fmt=fmt,
+            filename=filename,
+            key=key,
+            queue=self.queue,
         )
 
     def _checked(self, row: ParsedRow) -> NewRow:
@@ -136,6 +138,8 @@ class BatchManager:
         if record is None:
             raise BatchNotFound(batch_id)
         info = record.info(time.time())
+        if self.queue.chunk_rows:
+            info.redelivery = await asyncio.to_thread(self.store.redelivery, batch_id)
         if self.book is not None:
             counts = await asyncio.to_thread(self.book.store.batch_refinement, batch_id)
             info.refinement = Refinement.of(counts)
@@ -195,101 +199,3 @@ class BatchManager:
                 if grade is not None and row.status == "done":
                     row.result = self.book.result_of(grade).model_dump_json()  # type: ignore[union-attr]
                 yield row
-
-    # -- the worker -------------------------------------------------------------------
-    async def _run(self) -> None:
-        while True:
-            batch_id = await asyncio.to_thread(self.store.next_unfinished)
-            if batch_id is None:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=2.0)
-                continue
-            try:
-                await self.process(batch_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("batch %s failed", batch_id)
-                await asyncio.to_thread(self.store.finish, batch_id, "failed")
-
-    async def process(self, batch_id: str) -> None:
-        """Grade every pending row of one batch (resuming where an earlier run stopped)."""
-        await asyncio.to_thread(self.store.mark_running, batch_id)
-        log.info("batch %s: grading", batch_id)
-        after = -1
-        size = self.concurrency  # a small first chunk: the first results come quickly
-        while True:
-            record = await asyncio.to_thread(self.store.get, batch_id)
-            if record is None or record.status != "running":
-                log.info("batch %s: stopped (%s)", batch_id, record.status if record else "gone")
-                return
-            pending = await asyncio.to_thread(self.store.pending, batch_id, after, size)
-            if not pending:
-                await asyncio.to_thread(self.store.finish, batch_id, "done")
-                log.info("batch %s: done", batch_id)
-                return
-            after = pending[-1].seq
-            await self._chunk(batch_id, pending)
-            size = self.chunk_size
-
-    async def _chunk(self, batch_id: str, pending: list[PendingRow]) -> None:
-        firsts: dict[str, PendingRow] = {}
-        for row in pending:
-            firsts.setdefault(row.answer_hash, row)
-        known = await asyncio.to_thread(self.store.known, batch_id, list(firsts))
-        todo = [row for h, row in firsts.items() if h not in known]
-        outcomes = await asyncio.gather(*(self._grade(row) for row in todo))
-        new_grades: dict[str, str] = {}
-        errors: dict[str, str] = {}
-        for row, (result, error) in zip(todo, outcomes, strict=True):
-            if result is not None:
-                new_grades[row.answer_hash] = result
-            else:
-                errors[row.answer_hash] = error or "grading failed"
-        done = [r.seq for r in pending if r.answer_hash not in errors]
-        failed = [(r.seq, errors[r.answer_hash]) for r in pending if r.answer_hash in errors]
-        if self.book is not None:
-            await self._keep(batch_id, pending, new_grades, errors)
-        await asyncio.to_thread(self.store.save, batch_id, new_grades, done, failed)
-
-    async def _keep(
-        self,
-        batch_id: str,
-        pending: list[PendingRow],
-        new_grades: dict[str, str],
-        errors: dict[str, str],
-    ) -> None:
-        """Each graded row into the grade store (before the chunk is marked done, so a crash
-        in between re-grades the chunk, and the store keeps each row once)."""
-        assert self.book is not None
-        known = {h for h in (r.answer_hash for r in pending) if h not in new_grades}
-        results = {**await asyncio.to_thread(self.store.grades_for, batch_id, list(known))}
-        results.update(new_grades)
-        news = [
-            self.book.fresh(
-                GradeResult.model_validate_json(results[row.answer_hash]).model_copy(
-                    update={"student_id": row.student_id}
-                ),
-                row.answer,
-                source="batch",
-                batch_id=batch_id,
-                batch_seq=row.seq,
-            )[1]
-            for row in pending
-            if row.answer_hash not in errors and row.answer_hash in results
-        ]
-        if news:
-            await asyncio.to_thread(self.book.store.add_many, news)
-            self.book.nudge()
-
-    async def _grade(self, row: PendingRow) -> tuple[str | None, str | None]:
-        async with self._semaphore:
-            try:
-                result = await self.service.grade(row.lesson_id, row.question_id, row.answer)
-            except RubricateError as exc:
-                return None, str(exc)
-            except Exception as exc:  # reported on the row, the batch goes on
-                log.exception("grading failed for %s/%s", row.lesson_id, row.question_id)
-                return None, f"internal error: {type(exc).__name__}"
-        return result.model_dump_json(exclude={"student_id"}), None

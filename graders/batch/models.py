@@ -41,6 +41,24 @@ class Refinement(BaseModel):
         )
 
 
+class Redelivery(BaseModel):
+    """Work repeated under at-least-once delivery (worker engine; zero in-process)."""
+
+    chunks: int = Field(default=0, description="Chunk jobs of the batch.")
+    runs: int = Field(default=0, description="Chunk runs begun (a chunk run twice counts 2).")
+    rerun_chunks: int = Field(default=0, description="Chunks run more than once.")
+    regraded_rows: int = Field(
+        default=0,
+        description="Rows graded again by a re-run of their chunk (its earlier run died or "
+        "stalled before storing them).",
+    )
+    duplicate_rows: int = Field(
+        default=0,
+        description="Rows a run graded whose result another run had already stored; the "
+        "later result is discarded, each row keeps exactly one.",
+    )
+
+
 class BatchInfo(BaseModel):
     id: str
     status: BatchStatus
@@ -58,6 +76,9 @@ class BatchInfo(BaseModel):
         default_factory=Refinement,
         description="Phase two: every row has its grade once ``progress`` is done; rows "
         "graded without the LLM are refined in the background.",
+    )
+    redelivery: Redelivery = Field(
+        default_factory=Redelivery, description="Repeated work, counted (worker engine)."
     )
 
 

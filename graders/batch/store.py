@@ -25,8 +25,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from graders.batch.engine import ChunkPlan, ChunkQueue
 from graders.batch.models import BatchRecord
 from graders.batch.reads import BatchReads
+from graders.batch.runs import ChunkRuns, add_chunks, count_run, finish_empty
 from graders.batch.tables import (
     CHUNK_INSERT,
     NewRow,
@@ -37,12 +39,12 @@ from graders.batch.tables import (
     metadata,
     rows,
 )
-from graders.db import normalise_url, open_engine, sqlite_url
+from graders.db import insert_ignoring, normalise_url, open_engine, sqlite_url
 
 __all__ = ["BatchStore", "NewRow", "PendingRow", "ResultRow", "sqlite_url"]
 
 
-class BatchStore(BatchReads):
+class BatchStore(BatchReads, ChunkRuns):
     """Batches in SQL; every method is synchronous and safe to call from any thread."""
 
     def __init__(self, url: str) -> None:
@@ -71,16 +73,19 @@ class BatchStore(BatchReads):
         fmt: str,
         filename: str | None,
         key: str | None,
+        queue: ChunkQueue | None = None,
     ) -> tuple[BatchRecord, bool]:
         """Store a batch and all its rows in one transaction; (record, created).
 
         With an idempotency key already used, nothing is stored and the earlier batch
-        comes back. Errors raised while reading ``new_rows`` roll everything back.
+        comes back. Errors raised while reading ``new_rows`` roll everything back. A
+        ``queue`` that plans chunks gets them on the same connection, before the commit.
         """
         if key is not None and (existing := self.by_key(key)) is not None:
             return existing, False
         batch_id = uuid.uuid4().hex
         now = time.time()
+        plan = ChunkPlan(batch_id, queue.chunk_rows) if queue and queue.chunk_rows else None
         try:
             with self.engine.begin() as conn:
                 conn.execute(
@@ -116,13 +121,19 @@ class BatchStore(BatchReads):
                             "error": row.error,
                         }
                     )
+                    if plan is not None and row.error is None:
+                        plan.add(total, row.lesson_id or "", row.question_id or "")
                     total += 1
                     failed += row.error is not None
                     if len(chunk) >= CHUNK_INSERT:
                         conn.execute(insert(rows), chunk)
                         chunk = []
+                        _queue(conn, queue, plan, closing=False)
                 if chunk:
                     conn.execute(insert(rows), chunk)
+                _queue(conn, queue, plan, closing=True)
+                if plan is not None and not plan.planned:  # no row to grade: no job
+                    finish_empty(conn, batch_id, now)
                 conn.execute(
                     update(batches)
                     .where(batches.c.id == batch_id)
@@ -184,8 +195,13 @@ class BatchStore(BatchReads):
         new_grades: dict[str, str],
         done: Sequence[int],
         failed: Sequence[tuple[int, str]],
-    ) -> None:
-        """One transaction: new grades, rows marked, counters moved by what really changed."""
+        run: tuple[int, int] | None = None,
+    ) -> int:
+        """One transaction: new grades, rows marked, counters moved by what really changed.
+
+        Returns the rows asked for that were no longer pending (another run stored their
+        result first); with ``run`` (chunk, rows regraded) both are counted on the chunk.
+        """
         with self.engine.begin() as conn:
             if new_grades:
                 have = set(
@@ -200,27 +216,33 @@ class BatchStore(BatchReads):
                 )
                 fresh = [
                     {"batch_id": batch_id, "answer_hash": h, "result": r}
-                    for h, r in new_grades.items()
+                    for h, r in sorted(new_grades.items())  # one lock order for all writers
                     if h not in have
                 ]
-                if fresh:
-                    conn.execute(insert(grades), fresh)
+                added = 0
+                if fresh:  # a concurrent run may store the same answer's grade first
+                    stmt = insert_ignoring(conn, grades).returning(grades.c.answer_hash)
+                    added = len(conn.execute(stmt, fresh).all())
             else:
-                fresh = []
+                added = 0
             n_done = _mark(conn, batch_id, done, "done", None)
             n_failed = 0
             for seq, reason in failed:
                 n_failed += _mark(conn, batch_id, [seq], "failed", reason)
+            duplicates = len(done) + len(failed) - n_done - n_failed
+            if run is not None:
+                count_run(conn, batch_id, run[0], regraded=run[1], duplicates=duplicates)
             conn.execute(
                 update(batches)
                 .where(batches.c.id == batch_id)
                 .values(
                     done=batches.c.done + n_done,
                     failed=batches.c.failed + n_failed,
-                    graded=batches.c.graded + len(fresh),
+                    graded=batches.c.graded + added,
                     first_result_at=func.coalesce(batches.c.first_result_at, time.time()),
                 )
             )
+        return duplicates
 
     def finish(self, batch_id: str, status: str) -> None:
         with self.engine.begin() as conn:
@@ -239,6 +261,18 @@ class BatchStore(BatchReads):
                 .values(status="cancelled", finished_at=time.time())
             ).rowcount
         return bool(changed)
+
+
+def _queue(
+    conn: Connection, queue: ChunkQueue | None, plan: ChunkPlan | None, *, closing: bool
+) -> None:
+    """Chunks whose rows are inserted: their rows and jobs, in the upload's transaction."""
+    if queue is None or plan is None:
+        return
+    found = plan.close() if closing else plan.take()
+    if found:
+        add_chunks(conn, found)
+        queue.enqueue(conn, found)
 
 
 def _mark(

@@ -65,6 +65,24 @@ grades = Table(
     Column("result", Text, nullable=False),
 )
 
+# One row a chunk job (procrastinate engine), written with the upload: how often it ran and
+# the work repeated under at-least-once delivery (see graders.batch.engine).
+chunks = Table(
+    "rubricate_batch_chunks",
+    metadata,
+    Column(
+        "batch_id",
+        String(32),
+        ForeignKey("rubricate_batches.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("chunk", Integer, primary_key=True),  # its first row's seq
+    Column("rows", Integer, nullable=False),
+    Column("runs", Integer, nullable=False, default=0),
+    Column("regraded", Integer, nullable=False, default=0),
+    Column("duplicates", Integer, nullable=False, default=0),
+)
+
 
 @dataclass
 class NewRow:

@@ -109,3 +109,27 @@ class GradeReads:
         )
         with self.engine.connect() as conn:
             return {str(state): int(n) for state, n in conn.execute(query)}
+
+    def audit_head(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(audit.c.id))).scalar() or 0)
+
+    def teaching_changes(self, after_id: int) -> list[tuple[int, str | None, str | None]]:
+        """Audit entries after ``after_id`` that change what the grader learns: (id,
+        lesson_id, question_id) of a review of a kept question; (id, None, None) of an
+        erased answer (whose question is gone with it)."""
+        joined = audit.outerjoin(grades, grades.c.id == audit.c.grade_id)
+        query = (
+            select(audit.c.id, grades.c.lesson_id, grades.c.question_id)
+            .select_from(joined)
+            .where(audit.c.id > after_id)
+            .where(
+                or_(
+                    and_(audit.c.action == "review", grades.c.inline.is_(None)),
+                    audit.c.action.like("erased%"),
+                )
+            )
+            .order_by(audit.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [(int(i), lesson, question) for i, lesson, question in conn.execute(query)]

@@ -15,6 +15,7 @@ import time
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Column, Float, Integer, MetaData, Table, Text, delete, insert, select
 
+from graders.db import create_tables
 from graders.grades.agreement import agreement
 from graders.grades.book import GradeBook
 from graders.result import GradeResult
@@ -58,7 +59,7 @@ class ReleaseState(BaseModel):
 class Releases:
     def __init__(self, book: GradeBook) -> None:
         self.book = book
-        metadata.create_all(book.store.engine)
+        create_tables(book.store.engine, metadata)
 
     async def set(self, lesson_id: str, question_id: str, policy: ReleasePolicy | None) -> None:
         self.book.check_scope(lesson_id, question_id)

@@ -21,6 +21,8 @@ from graders.result import GradeResult
 from rubrics import Lesson, Question
 
 log = logging.getLogger(__name__)
+# Audit ids are taken in one order and committed in another: look back this many.
+LOOKBACK_IDS = 200
 
 
 class Teaching:
@@ -29,6 +31,9 @@ class Teaching:
         self._lock = asyncio.Lock()
         # Told of every teacher grade stored (the LTI passback sends it to the LMS).
         self.on_reviewed: list[Callable[[GradeResult], Awaitable[None]]] = []
+        self.taught: set[tuple[str, str]] = set()
+        self._head: int | None = None  # the audit as far as ``follow`` has read it
+        self._seen: set[int] = set()
 
     async def review(self, grade_id: str, review: TeacherReview, who: str) -> GradeResult:
         """Store the teacher's grade as the current revision, audited; then learn from it."""
@@ -103,10 +108,12 @@ class Teaching:
                 for g in grades
                 if g.inline is None
             ]
+            self.taught.add((lesson.id, question.id))
             return await self.book.service.set_exemplars(lesson, question, graded)
 
     async def teach_all(self) -> int:
         """At start-up: every question some teacher reviewed answers of learns from them."""
+        self._head = await asyncio.to_thread(self.book.store.audit_head)
         taught = 0
         for lesson_id, question_id in await asyncio.to_thread(self.book.store.reviewed_questions):
             try:
@@ -117,6 +124,30 @@ class Teaching:
             await self.teach(lesson, question)
             taught += 1
         return taught
+
+    async def follow(self) -> int:
+        """Learn what was taught through other processes sharing the database: questions
+        reviewed there since the last call are taught again here; an erased answer has every
+        question taught here again without it. Returns how many questions were taught."""
+        store = self.book.store
+        if self._head is None:
+            self._head = await asyncio.to_thread(store.audit_head)
+        changes = await asyncio.to_thread(store.teaching_changes, self._head - LOOKBACK_IDS)
+        fresh = [c for c in changes if c[0] not in self._seen]
+        if not changes:
+            return 0
+        self._head = max(self._head, changes[-1][0])
+        self._seen = {c[0] for c in changes if c[0] > self._head - LOOKBACK_IDS}
+        questions = {(lesson, question) for _, lesson, question in fresh if lesson and question}
+        if any(lesson is None for _, lesson, _ in fresh):
+            questions |= self.taught
+        for lesson_id, question_id in sorted(questions):
+            try:
+                lesson, question = self.book.service.find(lesson_id, question_id)
+            except RubricateError:
+                continue
+            await self.teach(lesson, question)
+        return len(questions)
 
     async def erase_student(self, student_id: str, who: str) -> int:
         """Erase a student's answers and grades; their reviewed answers stop being examples."""
