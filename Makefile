@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install vllm browser serve test test-fast lint bench bench-batch bench-llm bench-load bench-soak bench-teacher bench-lesson eval calibrate clean
+.PHONY: install vllm browser serve test test-fast lint bench bench-batch bench-llm bench-load bench-soak bench-teacher bench-lesson bench-scale eval calibrate clean
 
 install: $(STAMP)
 
@@ -72,6 +72,10 @@ bench-lesson: install
 # Batch grading: answers/s, time to first result, peak RSS at 1,000 and 10,000 rows.
 bench-batch: install
 	$(BIN)/python -m bench.batch
+
+# Past one machine: batch answers/s against 1/2/4 workers x 1/2/4 stub LLM replicas (~8 min).
+bench-scale: install
+	$(BIN)/python -m bench.scale
 
 # Grading quality on SAF (RUBRICATE_SAF_DIR, default data/saf: vendored, MIT), embeddings
 # only: figures, Markdown and plots into docs/eval/; then unseen_questions with 5, 10 and 20
