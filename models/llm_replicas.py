@@ -127,6 +127,7 @@ class ReplicatedLLM:
             for replica in self.router.order(route_key, shard):
                 current.append(replica)
                 replica.requests += 1
+                replica.in_flight += 1
                 try:
                     return await replica.client.complete_json(
                         messages, schema, name=name, max_tokens=max_tokens, route_key=sent_key
@@ -136,6 +137,8 @@ class ReplicatedLLM:
                 except (LLMUnavailable, LLMTimeout) as exc:
                     self.router.failed(replica, f"{type(exc).__name__}: {exc}")
                     error = exc
+                finally:
+                    replica.in_flight -= 1
         assert error is not None
         raise error
 

@@ -11,12 +11,18 @@ cached on at most ``shards`` replicas.  A replica that failed (connection error,
 time-out) is skipped for ``cooldown_s`` seconds, one the health check reports down until it
 reports it up again; its keys move to the next replicas in their order meanwhile, and come
 back with it.  Replicas that are all unavailable are still tried, last, rather than none.
+
+Bounded loads (Mirrokni, Thorup and Zadimoghaddam, "Consistent hashing with bounded loads"):
+a replica already holding more than ``load_factor`` times its fair share of the calls in
+flight goes to the back of the order, so a batch with few questions in flight does not pile
+onto the replicas those questions hash to while others idle.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -55,6 +61,7 @@ class Replica(Generic[T]):
     """Skipped until then after a failed request (monotonic clock)."""
     failures: int = 0
     requests: int = 0
+    in_flight: int = 0
 
     def available(self, now: float) -> bool:
         return self.healthy and now >= self.down_until
@@ -78,6 +85,7 @@ class ReplicaRouter(Generic[T]):
         *,
         shards: int = 2,
         cooldown_s: float = 5.0,
+        load_factor: float = 1.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not replicas:
@@ -87,6 +95,7 @@ class ReplicaRouter(Generic[T]):
         self.replicas = list(replicas)
         self.shards = shards
         self.cooldown_s = cooldown_s
+        self.load_factor = load_factor
         self.clock = clock
         self._ids = [r.url for r in self.replicas]
         self._turns: dict[str, int] = {}
@@ -112,7 +121,16 @@ class ReplicaRouter(Generic[T]):
         if not up:
             return down
         start = shard % len(up)
-        return up[start:] + up[:start] + down
+        rotated = up[start:] + up[:start]
+        bound = self.load_bound(len(up))
+        fair = [r for r in rotated if r.in_flight < bound]
+        return fair + [r for r in rotated if r.in_flight >= bound] + down
+
+    def load_bound(self, available: int) -> int:
+        """Calls in flight at which a replica counts as over its fair share (this call
+        included); at least 1, so an idle tier keeps every key on its own replicas."""
+        total = sum(r.in_flight for r in self.replicas) + 1
+        return max(1, math.ceil(self.load_factor * total / max(available, 1)))
 
     def failed(self, replica: Replica[T], reason: str) -> None:
         """A request to ``replica`` failed: skip it for ``cooldown_s``."""

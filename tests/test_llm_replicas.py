@@ -20,7 +20,7 @@ from graders.llm import LLMGrader
 from models.embedder import Embedder
 from models.llm import LLMRejected, LLMSettings, LLMTimeout, VLLMClient
 from models.llm_replicas import ReplicatedLLM
-from models.replica_routing import hrw_order
+from models.replica_routing import Replica, ReplicaRouter, hrw_order
 from rubrics import load_lessons
 from tests.conftest import LiveServer, make_settings
 from tests.llm_stub import reply_for
@@ -293,3 +293,18 @@ def test_readyz_lists_replicas(embedder: Embedder, tmp_path: Path) -> None:
         ("http://r1.test", "unavailable"),
     ]
     assert body["llm"]["reason"].startswith("1/2 replicas ready")
+
+
+def test_a_replica_over_its_fair_share_goes_to_the_back() -> None:
+    replicas: list[Replica[object]] = [
+        Replica(url=f"http://r{i}", client=object()) for i in range(4)
+    ]
+    router = ReplicaRouter(replicas, shards=1)
+    first = router.order("lesson/q1", 0)[0]
+    assert router.order("lesson/q1", 0)[0] is first  # idle: the key keeps its replica
+    first.in_flight = 3  # three calls on it, none elsewhere: bound ceil(1.25 * 4 / 4) = 2
+    moved = router.order("lesson/q1", 0)
+    assert moved[0] is not first and moved[-1] is first
+    for replica in replicas:
+        replica.in_flight = 1  # everyone equally busy: back to the key's own order
+    assert router.order("lesson/q1", 0)[0] is first
