@@ -54,12 +54,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
 
 from bench.common import ROOT, server
 from bench.scale_stub import MODEL, Profile, profile_of, profile_options
 from models.llm_protocol import JSONObject, LLMBackend, Messages
 from models.vllm_server import free_port
+from tests.batch_fixtures import pg_schema_url
 
 LESSON = "instruction-tuning"
 PG_BASE = os.environ.get("RUBRICATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -134,21 +134,6 @@ def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
 
 
 # ------------------------------------------------------------------ PostgreSQL, answers
-
-
-@contextlib.contextmanager
-def pg_schema(base: str) -> Iterator[str]:
-    """A fresh schema for this run (dropped afterwards); the URL that uses it."""
-    schema = f"rubricate_bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(base, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{base}?options=-csearch_path%3D{schema}"
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
 
 
 def lesson_questions(count: int) -> list[Any]:
@@ -701,7 +686,7 @@ def main() -> None:
         flush=True,
     )
     try:
-        with pg_schema(args.database) as url:
+        with contextlib.contextmanager(pg_schema_url)(args.database, "rubricate_bench") as url:
             run = Run(args, tmp, url)
             if args.prefix_lru_sizes:
                 routing = routing_phase(run, questions)

@@ -96,16 +96,16 @@ def pg_available() -> str | None:
     return None
 
 
-def pg_schema_url() -> Iterator[str]:
+def pg_schema_url(base: str = PG_BASE, prefix: str = "rubricate_test") -> Iterator[str]:
     """A fresh schema for this run; dropped afterwards."""
     from sqlalchemy import create_engine, text
 
-    schema = f"rubricate_test_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
+        yield f"{base}?options=-csearch_path%3D{schema}"
     finally:
         with engine.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
