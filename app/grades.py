@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 from app.batches import database_url
 from app.settings import Settings
+from graders.batch.procrastinate_queue import ensure_schema, make_app
 from graders.grades import GradeBook, GradeStore, Refiner
+from graders.grades.refine_jobs import RefineJobs
 from graders.grades.release import Releases
 from graders.grades.teaching import Teaching
 from graders.service import GradingService
@@ -57,7 +59,9 @@ async def open_grades(
     background: bool = True,
 ) -> AsyncIterator[Grades]:
     """Open the store, learn from past reviews, start the refiner and the retention sweep
-    (``background``; a batch worker leaves those to the API)."""
+    (``background``; a batch worker leaves those to the API). With the worker engine
+    (batch_engine=procrastinate) no process refines here: grades stored pending get a
+    refinement job, which ``rubricate worker`` runs."""
     store = await asyncio.to_thread(GradeStore, url or database_url(settings))
     book = GradeBook(service, store, refine=settings.refine_in_background)
     teaching = Teaching(book)
@@ -67,7 +71,13 @@ async def open_grades(
     tasks: list[asyncio.Task[None]] = []
     refiner = None
     llm = service.llm
-    if background and book.refine and llm is not None:
+    on_workers = settings.batch_engine == "procrastinate"
+    if on_workers and book.refine:  # workers refine; a pending grade's job is deferred with it
+        app = make_app(url or database_url(settings))
+        await asyncio.to_thread(ensure_schema, store.engine)
+        store.on_pending = RefineJobs(app).defer
+        log.info("LLM refinement: by rubricate workers (procrastinate jobs)")
+    elif background and book.refine and llm is not None:
         refiner = Refiner(
             book,
             ready=lambda: llm.ready,

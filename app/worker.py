@@ -1,8 +1,12 @@
-"""``rubricate worker``: grade batch chunks from procrastinate jobs, beside the API.
+"""``rubricate worker``: grade batch chunks and refine grades with the LLM, from
+procrastinate jobs, beside the API.
 
 The worker builds exactly the grading the API uses (:func:`app.runtime.runtime`, the
-grade book from :func:`app.grades.open_grades` without its background tasks, which stay
-with the API) and runs :meth:`graders.batch.grading.ChunkGrader.grade_chunk` per job.
+grade book from :func:`app.grades.open_grades` without its retention sweep, which stays
+with the API) and runs :meth:`graders.batch.grading.ChunkGrader.grade_chunk` per chunk
+job. With an LLM configured it also takes the refinement jobs
+(:mod:`graders.grades.refine_jobs`): the background LLM pass of every pending grade,
+interactive or batch, runs on workers and not in API processes.
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ from app.grades import open_grades
 from app.runtime import load_all_lessons, runtime
 from app.settings import Settings
 from graders.batch.grading import ChunkGrader
-from graders.batch.procrastinate_queue import ensure_schema, make_app
+from graders.batch.procrastinate_queue import QUEUE, ensure_schema, make_app
 from graders.batch.procrastinate_worker import register, serve
 from graders.batch.store import BatchStore
+from graders.grades import refine_jobs
+from graders.grades.refining import Refinement
 
 log = logging.getLogger(__name__)
+REFINE_STALE_S = 300.0  # a refinement claimed this long ago by a worker that died is retaken
 
 
 async def run_worker(
@@ -43,9 +50,22 @@ async def run_worker(
                 state.service, store, concurrency=settings.batch_concurrency, book=grades.book
             )
             register(app, grader)
-            log.info("rubricate worker ready: %d chunks at once", concurrency)
+            queues = [QUEUE]
+            llm = state.service.llm
+            if llm is not None and grades.book.refine:
+                refinement = Refinement(grades.book)
+                refine_jobs.register(
+                    app,
+                    refinement,
+                    ready=lambda: llm.ready,
+                    concurrency=settings.refine_concurrency,
+                    stale_after_s=REFINE_STALE_S,
+                )
+                queues.append(refine_jobs.QUEUE)
+            log.info("rubricate worker ready: %d jobs at once, queues %s", concurrency, queues)
             await serve(
                 app,
+                queues=queues,
                 concurrency=concurrency,
                 heartbeat_s=heartbeat_s,
                 stalled_after_s=stalled_after_s,

@@ -3,22 +3,31 @@
 Serves ``/health``, ``/v1/models`` and ``/v1/chat/completions``; the reply follows the
 request's JSON schema (every key point "missing", no misconception, short feedback), so
 rubricate's LLM grader accepts it.  ``GET /stats`` tells how many chat calls it served and
-the ``X-Session-ID`` header values they carried.  Run as a subprocess so a test can kill it.
+the ``X-Session-ID`` header values they carried.  Run as a subprocess so a test can kill it
+(:class:`Stub` starts one and waits until it answers).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import subprocess
+import sys
+import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def reply_for(schema: dict[str, Any]) -> dict[str, Any]:
@@ -72,6 +81,55 @@ def make_app(model: str, delay_s: float) -> Starlette:
             Route("/stats", stats),
         ]
     )
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"{proc.args!r} exited with {proc.returncode}"
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {timeout:g}s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Stub:
+    """This stub as a subprocess on a loopback port (a free one unless given)."""
+
+    def __init__(self, model: str, *, delay_s: float, port: int | None = None) -> None:
+        from models.vllm_server import free_port
+
+        self.model, self.delay_s = model, delay_s
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        args = ["--port", str(self.port), "--model", self.model, "--delay", str(self.delay_s)]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.llm_stub", *args], cwd=ROOT, stdout=subprocess.DEVNULL
+        )
+        wait_http(self.url + "/health", proc)
+        return proc
+
+    def restart(self) -> None:
+        """Started again on the same port (after :func:`stop` or a kill)."""
+        stop(self.proc)
+        self.proc = self._start()
+
+    def stats(self) -> dict[str, Any]:
+        return dict(httpx.get(self.url + "/stats", timeout=5).json())
 
 
 def main() -> None:

@@ -19,12 +19,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from app.runtime import Backends, _llm_client
@@ -33,6 +31,7 @@ from graders.llm import LLMGrade, LLMGrader
 from models.llm_replicas import ReplicatedLLM
 from models.vllm_server import free_port
 from rubrics import load_lessons
+from tests.llm_stub import Stub, stop, wait_http
 from tests.vllm_fixtures import VLLMEndpoint
 
 pytestmark = [pytest.mark.integration, pytest.mark.scale]
@@ -52,48 +51,11 @@ def router_binary() -> str | None:
     return found or (str(beside) if beside.exists() else None)
 
 
-def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"{proc.args!r} exited with {proc.returncode}"
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer within {timeout:g}s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-class Stub:
-    def __init__(self, model: str) -> None:
-        self.url = f"http://127.0.0.1:{free_port()}"
-        port = self.url.rsplit(":", 1)[1]
-        args = ["--port", port, "--model", model, "--delay", "0.3"]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.llm_stub", *args],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-        )
-        wait_http(self.url + "/health", self.proc)
-
-    def stats(self) -> dict[str, Any]:
-        return dict(httpx.get(self.url + "/stats", timeout=5).json())
-
-
 @pytest.fixture()
 def stubs(vllm_server: VLLMEndpoint) -> Iterator[list[Stub]]:
     started: list[Stub] = []
     try:
-        started += [Stub(vllm_server.model) for _ in range(3)]
+        started += [Stub(vllm_server.model, delay_s=0.3) for _ in range(3)]
         yield started
     finally:
         for stub in started:

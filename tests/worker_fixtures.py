@@ -88,7 +88,10 @@ def class_file(n: int, seed: int, bad: int = 0) -> list[dict[str, str]]:
     return out
 
 
-def start_worker(tmp: Path, url: str, name: str) -> tuple[subprocess.Popen[bytes], Path]:
+def start_worker(
+    tmp: Path, url: str, name: str, **env_over: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """``rubricate worker`` on ``url`` (no LLM unless ``env_over`` sets RUBRICATE_ ones)."""
     log = tmp / f"{name}.log"
     env = {
         **os.environ,
@@ -100,6 +103,7 @@ def start_worker(tmp: Path, url: str, name: str) -> tuple[subprocess.Popen[bytes
         "RUBRICATE_DATABASE_URL": url,
         "RUBRICATE_BATCH_ENGINE": "procrastinate",
         "RUBRICATE_EMBED_THREADS": "1",
+        **env_over,
     }
     command = [sys.executable, "-c", "from app.cli import main; main()", "worker"]
     options = ["--concurrency", "2", "--heartbeat", "1", "--stalled-after", "8", "--name", name]

@@ -82,12 +82,12 @@ def _report(outcome: ChunkOutcome, job_id: int | None) -> None:
 async def recover_stalled(
     app: procrastinate.App, *, every_s: float, stalled_after_s: float
 ) -> None:
-    """Put back the chunk jobs of workers whose heartbeat stopped, forever."""
+    """Put back the jobs (chunks, refinements) of workers whose heartbeat stopped, forever."""
     while True:
         await asyncio.sleep(every_s)
         try:
             stalled = await app.job_manager.get_stalled_jobs(
-                task_name=TASK, seconds_since_heartbeat=stalled_after_s
+                seconds_since_heartbeat=stalled_after_s
             )
             for job in stalled:
                 with contextlib.suppress(ConnectorException):  # another worker was first
@@ -106,15 +106,17 @@ async def serve(
     heartbeat_s: float,
     stalled_after_s: float,
     name: str = "rubricate-worker",
+    queues: list[str] | None = None,
 ) -> None:
-    """Run a worker on the chunk queue until SIGINT/SIGTERM (graceful: running chunks end)."""
+    """Run a worker on ``queues`` (the chunk queue) until SIGINT/SIGTERM (graceful: running
+    jobs end)."""
     async with app.open_async():
         recovery = asyncio.create_task(
             recover_stalled(app, every_s=max(heartbeat_s, 1.0), stalled_after_s=stalled_after_s)
         )
         try:
             await app.run_worker_async(
-                queues=[QUEUE],
+                queues=queues or [QUEUE],
                 concurrency=concurrency,
                 name=name,
                 update_heartbeat_interval=heartbeat_s,

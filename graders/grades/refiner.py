@@ -29,8 +29,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from graders.errors import RubricateError
-from graders.grades.book import GradeBook, graded_by, needs_refinement
+from graders.grades.book import GradeBook
+from graders.grades.refining import Refinement
 
 log = logging.getLogger(__name__)
 PAUSED_POLL_S = 0.25  # how soon refinement notices the students have gone
@@ -52,17 +52,14 @@ class Refiner:
         self.book = book
         self.ready = ready
         self.concurrency = max(1, concurrency)
-        self.max_attempts = max_attempts
         self.poll_s = poll_s
         self.stale_after_s = stale_after_s
         self.pause_above = pause_above
         book.busy_above = pause_above
         self.wake = asyncio.Event()
         book.on_pending.append(self.wake)
-        self.refined = 0
-        self.failed = 0
+        self.refinement = Refinement(book, max_attempts=max_attempts)
         self.preempted = 0
-        self.lag_s: float | None = None  # time from first grade to refined revision, last one
         self._slots = asyncio.Semaphore(self.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._claimed: set[str] = set()
@@ -114,58 +111,20 @@ class Refiner:
             await asyncio.wait_for(self.wake.wait(), seconds or self.poll_s)
 
     async def _refine(self, grade_id: str) -> None:
-        store = self.book.store
         try:
-            if not await asyncio.to_thread(store.claim, grade_id):
-                return
-            state = await self._grade(grade_id)
-            await asyncio.to_thread(store.set_refinement, grade_id, state)
-            await self.book.changed()
-        except asyncio.CancelledError:  # preempted or shutting down: the grade waits
-            with contextlib.suppress(Exception):
-                await asyncio.shield(asyncio.to_thread(store.unclaim, grade_id))
-            raise
-        except Exception:
-            log.exception("refinement of grade %s failed", grade_id)
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(store.set_refinement, grade_id, "failed")
+            await self.refinement.one(grade_id)
         finally:
             self._claimed.discard(grade_id)
             self._slots.release()
 
-    async def _grade(self, grade_id: str) -> str:
-        """Refine one claimed grade; the refinement state it ends in."""
-        store = self.book.store
-        grade = await asyncio.to_thread(store.get, grade_id)
-        if grade is None:
-            return "failed"
-        try:
-            lesson, question = await self.book.question_of(grade)
-        except RubricateError as exc:  # the lesson or question was removed since
-            log.warning("grade %s cannot be refined: %s", grade_id, exc)
-            return "failed"
-        service = self.book.service
-        result, _ = await service.grade_question(
-            lesson, question, grade.answer, student_id=grade.student_id, background=True
-        )
-        if needs_refinement(result):
-            return "failed" if grade.refine_attempts >= self.max_attempts else "pending"
-        result = result.model_copy(update={"graded_by": graded_by(result), "refinement": "done"})
-        await asyncio.to_thread(
-            store.revise,
-            grade_id,
-            graded_by=result.graded_by,
-            result=result.model_dump_json(),
-            label=result.label.value,
-            needs_review=result.needs_review,
-            confidence=result.confidence,
-            rubric_hash=result.versions.rubric_hash,
-            exemplar_set=result.versions.exemplar_set,
-            refinement="done",
-        )
-        self.refined += 1
-        self.lag_s = time.time() - grade.created_at
-        return "done"
+    @property
+    def refined(self) -> int:
+        return self.refinement.refined
+
+    @property
+    def lag_s(self) -> float | None:
+        """Time from first grade to refined revision, for the last grade refined."""
+        return self.refinement.lag_s
 
     async def aclose(self) -> None:
         for task in list(self._tasks):

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import (
+    Connection,
     Engine,
     and_,
     delete,
@@ -46,6 +47,9 @@ class GradeStore(GradeReads):
 
     def __init__(self, url: str) -> None:
         self.engine: Engine = open_engine(url, metadata)
+        # Called inside the transaction that makes grades pending, with their ids (the
+        # worker engine defers their refinement jobs there: graders.grades.refine_jobs).
+        self.on_pending: Callable[[Connection, list[str]], None] | None = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -104,7 +108,12 @@ class GradeStore(GradeReads):
             if rows:
                 conn.execute(insert(grades), rows)
                 conn.execute(insert(revisions), firsts)
+                self._pending(conn, [r["id"] for r in rows if r["refinement"] == "pending"])
         return ids
+
+    def _pending(self, conn: Connection, grade_ids: list[str]) -> None:
+        if grade_ids and self.on_pending is not None:
+            self.on_pending(conn, grade_ids)
 
     def revise(
         self,
@@ -166,6 +175,8 @@ class GradeStore(GradeReads):
                     "confidence": confidence,
                 }
             conn.execute(update(grades).where(grades.c.id == grade_id).values(**values))
+            if values.get("refinement") == "pending":
+                self._pending(conn, [grade_id])
             if who is not None:
                 conn.execute(
                     insert(audit).values(
