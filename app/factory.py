@@ -91,7 +91,12 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     routers = (grade, grades, review, lessons, health, lti, teacher, widget, console, batch_routes)
     for router in [r.router for r in routers] + [lti_admin.admin]:
         app.include_router(router, responses=problems.PROBLEM_RESPONSES)
-    app.add_middleware(Saturation, limit=settings.max_grading_in_flight, metrics=metrics)
+    app.add_middleware(
+        Saturation,
+        limit=settings.max_grading_in_flight,
+        metrics=metrics,
+        deadline_s=settings.grading_deadline_s,
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, exempt=("/v1/batches",))
     app.add_middleware(

@@ -61,6 +61,12 @@ class Metrics:
             "Grading requests being answered now (the load-shedding queue's depth).",
             registry=self.registry,
         )
+        self.grading_limit = Gauge(
+            "rubricate_grading_limit",
+            "Grading requests admitted at once now: the hard cap or, lower, as many as finish "
+            "within the grading deadline at the measured throughput (0: no limit).",
+            registry=self.registry,
+        )
         self.refinement = Gauge(
             "rubricate_grades_by_refinement",
             "Stored grades by the state of their background LLM pass.",

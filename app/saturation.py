@@ -1,68 +1,93 @@
-"""Load shedding: when the service already grades as many answers as it should, it says so.
+"""Load shedding: a grading request the service cannot answer in time is told so at once.
 
-A bounded number of grading requests (POST /v1/grade, LTI grading) run at once; one more
-gets an immediate 503 problem with ``Retry-After`` instead of joining a queue without bound
-that no client would wait out. Pure ASGI, in front of the routes.
+Grading requests (POST /v1/grade, LTI grading) are admitted while fewer than the limit run:
+the hard cap ``max_grading_in_flight``, and, with ``deadline_s``, as many as the measured
+throughput finishes within the deadline (``app/saturation_limit.py``). One more gets an
+immediate 503 problem with ``Retry-After`` instead of joining a queue it would wait past
+its deadline in. Pure ASGI, in front of the routes.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.metrics import Metrics
+from app.saturation_limit import GradingLimit
 
 GRADING = ("/v1/grade", "/lti/grade")
 
 
 class Saturation:
     def __init__(
-        self, app: ASGIApp, limit: int, metrics: Metrics | None = None, retry_after_s: int = 1
+        self,
+        app: ASGIApp,
+        limit: int,
+        metrics: Metrics | None = None,
+        deadline_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
-        self.limit = limit
         self.metrics = metrics
-        self.retry_after_s = retry_after_s
-        self.in_flight = 0
+        self.grading = GradingLimit(limit, deadline_s, clock=clock)
         self.shed = 0
+        self._gauges()
+
+    @property
+    def in_flight(self) -> int:
+        return self.grading.in_flight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in GRADING or self.limit <= 0:
+        if scope["type"] != "http" or scope["path"] not in GRADING:
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.limit:
+        if not self.grading.admits():
             self.shed += 1
             if self.metrics is not None:
                 self.metrics.shed.inc()
             await self._refuse(scope, send)
             return
-        self._track(+1)
+        self.grading.started()
+        self._gauges()
         try:
             await self.app(scope, receive, send)
         finally:
-            self._track(-1)
+            self.grading.finished()
+            self._gauges()
 
-    def _track(self, change: int) -> None:
-        self.in_flight += change
+    def _gauges(self) -> None:
         if self.metrics is not None:
-            self.metrics.grading_in_flight.set(self.in_flight)
+            self.metrics.grading_in_flight.set(self.grading.in_flight)
+            self.metrics.grading_limit.set(self.grading.limit() or 0)
+
+    def _reason(self, retry_after_s: int) -> str:
+        grading, expected = self.grading, self.grading.expected_s()
+        if grading.in_flight >= grading.hard_limit > 0 or expected is None:
+            return f"{grading.in_flight} answers are being graded; retry in {retry_after_s} s."
+        return (
+            f"a new answer would take about {expected:.1f} s ({grading.in_flight} being graded, "
+            f"{grading.throughput or 0:.1f} answers/s), past the {grading.deadline_s:g} s "
+            f"deadline; retry in {retry_after_s} s."
+        )
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
+        retry_after_s = self.grading.retry_after_s()
         body = json.dumps(
             {
                 "type": "about:blank",
                 "title": "Busy",
                 "status": 503,
-                "detail": f"{self.limit} answers are being graded; retry in "
-                f"{self.retry_after_s} s.",
+                "detail": self._reason(retry_after_s),
                 "instance": scope["path"],
             }
         ).encode()
         headers = [
             (b"content-type", b"application/problem+json"),
             (b"content-length", str(len(body)).encode()),
-            (b"retry-after", str(self.retry_after_s).encode()),
+            (b"retry-after", str(retry_after_s).encode()),
         ]
         await send({"type": "http.response.start", "status": 503, "headers": headers})
         await send({"type": "http.response.body", "body": body})

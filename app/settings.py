@@ -81,6 +81,14 @@ class Settings(BaseSettings):
         description="Grading requests served at once; one more gets 503 with Retry-After at "
         "once (0: no limit).",
     )
+    grading_deadline_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=600,
+        description="Load shedding below the hard cap: a grading request is admitted only "
+        "while (in flight + 1) / measured answers per second fits in this many seconds, with "
+        "at least 4 admitted at once; one more gets 503 with Retry-After (0: hard cap only).",
+    )
     llm_budget_s: float = Field(
         default=1.0,
         gt=0,
@@ -134,7 +142,9 @@ class Settings(BaseSettings):
         description="Who grades batches: 'inprocess', a background task in the API process "
         "(SQLite or PostgreSQL, nothing else to run); 'procrastinate', `rubricate worker` "
         "processes fed procrastinate jobs deferred in the upload's transaction (needs a "
-        "PostgreSQL database_url; the API only enqueues).",
+        "PostgreSQL database_url; the API only enqueues). With 'procrastinate' the "
+        "background LLM pass (refine_in_background) runs on the workers too: a grade stored "
+        "pending gets a refinement job in the same transaction.",
     )
 
     # Access control, rate limits, CORS, LTI (app/auth.py, app/ratelimit.py, app/lti/).

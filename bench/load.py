@@ -6,10 +6,12 @@ Without --url it starts `rubricate serve` as `make serve` does (the local vLLM w
 prepared, or RUBRICATE_LLM_URL), waits until /readyz reports the LLM ready (or
 --no-llm-wait), then for each concurrency runs that many clients, each posting a
 different answer as soon as its last one came back, for --seconds. Prints answers/s,
-p50/p95/p99 latency, the share answered 200 (and 429/503 with Retry-After), and how the
-LLM was used (used / skipped / unavailable), and the background LLM pass: grades waiting
-for it, refined so far, and the last refinement lag (from /metrics). Loopback only,
-bounded in time. The 10-minute soak with vLLM killed and restarted is bench/soak.py.
+p50/p95/p99 latency of all responses and, apart, of the 200s alone (a quick 503 must not
+flatter the figures), the share answered 200 or 429/503 with Retry-After, the share shed
+(429/503 with Retry-After), how the LLM was used (used / skipped / unavailable), and the
+background LLM pass: grades waiting for it, refined so far, and the last refinement lag
+(from /metrics). Loopback only, bounded in time. The 10-minute soak with vLLM killed and
+restarted is bench/soak.py.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ LESSON = "instruction-tuning"
 async def run(url: str, clients: int, seconds: float) -> dict[str, object]:
     answers = itertools.cycle(student_answers(4000, seed=clients))
     latencies: list[float] = []
+    graded_latencies: list[float] = []
     statuses: Counter[str] = Counter()
     llm: Counter[str] = Counter()
     stop = time.monotonic() + seconds
@@ -51,6 +54,7 @@ async def run(url: str, clients: int, seconds: float) -> dict[str, object]:
             ok_busy = code in (429, 503) and "retry-after" in response.headers
             statuses[str(code) + (" with Retry-After" if ok_busy else "")] += 1
             if code == 200:
+                graded_latencies.append(latencies[-1])
                 llm[response.json()["graders"]["llm"]["state"]] += 1
             elif ok_busy:
                 await asyncio.sleep(min(float(response.headers["retry-after"]), 1.0))
@@ -61,15 +65,24 @@ async def run(url: str, clients: int, seconds: float) -> dict[str, object]:
         await asyncio.gather(*(client_loop(http) for _ in range(clients)))
         elapsed = time.perf_counter() - began
     refinement = await refinement_figures(url)
-    answered = sum(n for s, n in statuses.items() if s == "200" or "Retry-After" in s)
+    shed = sum(n for s, n in statuses.items() if "Retry-After" in s)
+    answered = statuses["200"] + shed
     total = sum(statuses.values())
+
+    def quantile(values: list[float], q: float) -> float | None:
+        return round(percentile(values, q), 3) if values else None
+
     return {
         "clients": clients,
         "answers_per_s": round(statuses["200"] / elapsed, 1),
-        "p50_s": round(percentile(latencies, 50), 3) if latencies else None,
-        "p95_s": round(percentile(latencies, 95), 3) if latencies else None,
-        "p99_s": round(percentile(latencies, 99), 3) if latencies else None,
+        "p50_s": quantile(latencies, 50),
+        "p95_s": quantile(latencies, 95),
+        "p99_s": quantile(latencies, 99),
+        "graded_p50_s": quantile(graded_latencies, 50),
+        "graded_p95_s": quantile(graded_latencies, 95),
+        "graded_p99_s": quantile(graded_latencies, 99),
         "answered_share": round(answered / total, 3) if total else None,
+        "shed_share": round(shed / total, 3) if total else None,
         "statuses": dict(statuses),
         "llm": dict(llm),
         **refinement,
