@@ -4,7 +4,9 @@ Grading requests (POST /v1/grade, LTI grading) are admitted while fewer than the
 the hard cap ``max_grading_in_flight``, and, with ``deadline_s``, as many as the measured
 throughput finishes within the deadline (``app/saturation_limit.py``). One more gets an
 immediate 503 problem with ``Retry-After`` instead of joining a queue it would wait past
-its deadline in. Pure ASGI, in front of the routes.
+its deadline in. A request counts until its embedding grade is done: its wait for the
+LLM, bounded by admission control and the LLM budget, does not hold the service's
+capacity (graders/stage.py). Pure ASGI, in front of the routes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.metrics import Metrics
 from app.saturation_limit import GradingLimit
+from graders.stage import on_llm_wait
 
 GRADING = ("/v1/grade", "/lti/grade")
 
@@ -52,11 +55,20 @@ class Saturation:
             return
         self.grading.started()
         self._gauges()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.grading.finished()
+                self._gauges()
+
         try:
-            await self.app(scope, receive, send)
+            with on_llm_wait(release):
+                await self.app(scope, receive, send)
         finally:
-            self.grading.finished()
-            self._gauges()
+            release()
 
     def _gauges(self) -> None:
         if self.metrics is not None:

@@ -82,12 +82,14 @@ class Settings(BaseSettings):
         "once (0: no limit).",
     )
     grading_deadline_s: float = Field(
-        default=1.0,
+        default=0.5,
         ge=0,
         le=600,
         description="Load shedding below the hard cap: a grading request is admitted only "
         "while (in flight + 1) / measured answers per second fits in this many seconds, with "
-        "at least 4 admitted at once; one more gets 503 with Retry-After (0: hard cap only).",
+        "at least 4 admitted at once; one more gets 503 with Retry-After (0: hard cap only). "
+        "A request counts until its embedding grade is done; the LLM wait after it has its "
+        "own bounds (llm_budget_s). It bounds the mean; 0.5 keeps p95 under 1 s (bench.load).",
     )
     llm_budget_s: float = Field(
         default=1.0,

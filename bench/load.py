@@ -1,6 +1,6 @@
 """A class submitting at once: closed-loop clients against `rubricate serve`, LLM included.
 
-    python -m bench.load [--clients 8 32 128] [--seconds 30] [--url URL]
+    python -m bench.load [--clients 8 32 128] [--seconds 30] [--url URL] [--class-file ROWS]
 
 Without --url it starts `rubricate serve` as `make serve` does (the local vLLM when
 prepared, or RUBRICATE_LLM_URL), waits until /readyz reports the LLM ready (or
@@ -11,13 +11,16 @@ flatter the figures), the share answered 200 or 429/503 with Retry-After, the sh
 (429/503 with Retry-After), how the LLM was used (used / skipped / unavailable), and the
 background LLM pass: grades waiting for it, refined so far, and the last refinement lag
 (from /metrics). Loopback only, bounded in time. The 10-minute soak with vLLM killed and
-restarted is bench/soak.py.
+restarted is bench/soak.py. ``--class-file 300`` then uploads a 300-row class file and
+times every row's first grade.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import io
 import itertools
 import time
 from collections import Counter
@@ -125,18 +128,54 @@ def target(url: str | None, wait_llm: bool) -> Iterator[str]:
         yield started
 
 
+def class_file(url: str, rows: int) -> dict[str, object]:
+    """Upload a class file of ``rows`` distinct answers; seconds to its first result and to
+    every row's first grade (phase one), and how far the LLM pass had got by then."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["row_id", "student_id", "lesson_id", "question_id", "answer"])
+    for n, (question, answer) in enumerate(student_answers(rows, seed=rows)):
+        writer.writerow([f"r{n}", f"s{n}", LESSON, question, answer])
+    with httpx.Client(base_url=url, timeout=60) as http:
+        start = time.perf_counter()
+        created = http.post(
+            "/v1/batches", content=out.getvalue().encode(), headers={"content-type": "text/csv"}
+        )
+        created.raise_for_status()
+        batch_id = created.json()["id"]
+        while True:
+            info = http.get(f"/v1/batches/{batch_id}").json()
+            if info["progress"]["pending"] == 0:
+                break
+            if time.perf_counter() - start > 600:
+                raise RuntimeError(f"class file not graded in 600 s: {info['progress']}")
+            time.sleep(0.1)
+    return {
+        "class_file_rows": rows,
+        "first_result_s": info["first_result_s"],
+        "every_first_grade_s": round(time.perf_counter() - start, 2),
+        "progress": info["progress"],
+        "refinement": info["refinement"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clients", type=int, nargs="+", default=[8, 32, 128])
+    parser.add_argument("--clients", type=int, nargs="*", default=[8, 32, 128])
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--url")
     parser.add_argument("--no-llm-wait", action="store_true")
+    parser.add_argument(
+        "--class-file", type=int, default=0, metavar="ROWS", help="then upload a class file"
+    )
     args = parser.parse_args()
     with target(args.url, not args.no_llm_wait) as url:
         ready = httpx.get(url + "/readyz", timeout=5).json()
         print(f"LLM: {ready['llm']['state']} ({ready['llm'].get('model')})")
         for clients in args.clients:
             print(asyncio.run(run(url, clients, args.seconds)), flush=True)
+        if args.class_file:
+            print(class_file(url, args.class_file), flush=True)
 
 
 if __name__ == "__main__":

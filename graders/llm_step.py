@@ -14,6 +14,7 @@ from graders.admission import Admission, Decision
 from graders.exemplars import GradedAnswer
 from graders.llm import LLMGrade, LLMGrader, LLMGradingFailed
 from graders.result import GraderStatus
+from graders.stage import waiting_for_llm
 from rubrics import Lesson, Question
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class LLMStep:
             decision = self.admission.decide(budget_s) if budget_s is not None else None
         if decision is not None and not decision.admitted:
             return None, GraderStatus(state="skipped", model=self.llm.model, reason=decision.reason)
+        if not background:
+            waiting_for_llm()  # the embedding grade is done: from here the LLM's capacity
         try:
             if decision is None:
                 grade = await self.llm.grade(lesson, question, answer, examples)

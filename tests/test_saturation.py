@@ -11,6 +11,7 @@ from starlette.types import Receive, Scope, Send
 from app.metrics import Metrics
 from app.saturation import Saturation
 from app.saturation_limit import GradingLimit
+from graders.stage import waiting_for_llm
 
 
 async def slow_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -237,3 +238,48 @@ def test_past_the_deadline_a_quick_503_while_admitted_answers_finish() -> None:
     assert shedder.shed == 4 and shedder.in_flight == 0
     assert metrics.registry.get_sample_value("rubricate_shed_total") == 4
     assert metrics.registry.get_sample_value("rubricate_grading_limit") == 8
+
+
+def test_a_request_waiting_for_the_llm_no_longer_holds_the_service() -> None:
+    """The embedding grade is the service's capacity; the LLM wait has its own bounds."""
+    release = asyncio.Event()
+    all_waiting = asyncio.Event()
+    waits: list[int] = []
+
+    async def grading_app(scope: Scope, receive: Receive, send: Send) -> None:
+        waiting_for_llm()  # embedding grade done, the LLM asked
+        waiting_for_llm()  # a second call changes nothing
+        waits.append(shedder.in_flight)
+        if len(waits) == 3:
+            all_waiting.set()
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"graded"})
+
+    shedder = Saturation(grading_app, limit=1)
+
+    async def scenario() -> list[int]:
+        transport = httpx.ASGITransport(app=shedder)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            tasks = [asyncio.ensure_future(client.post("/v1/grade")) for _ in range(3)]
+            # all three admitted one after the other (limit 1)
+            await asyncio.wait_for(all_waiting.wait(), 10)
+            release.set()
+            return [r.status_code for r in await asyncio.gather(*tasks)]
+
+    assert asyncio.run(scenario()) == [200] * 3
+    assert waits == [0, 0, 0] and shedder.shed == 0 and shedder.in_flight == 0
+    waiting_for_llm()  # outside a request: nothing to release
+    assert shedder.in_flight == 0
+
+
+def test_without_the_llm_wait_a_request_holds_its_place_to_the_end() -> None:
+    shedder = Saturation(slow_app, limit=1)
+
+    async def run() -> list[int]:
+        transport = httpx.ASGITransport(app=shedder)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            responses = await asyncio.gather(*(client.post("/v1/grade") for _ in range(2)))
+            return sorted(r.status_code for r in responses)
+
+    assert asyncio.run(run()) == [200, 503]

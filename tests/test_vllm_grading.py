@@ -75,9 +75,20 @@ def llm_live(
         yield server
 
 
+def post_retrying(http: httpx.Client, body: dict[str, Any], tries: int = 20) -> httpx.Response:
+    """Post as a well-behaved client does: a busy service's 503 is retried after Retry-After."""
+    for _ in range(tries):
+        response = http.post("/v1/grade", json=body)
+        if response.status_code != 503 or response.json()["title"] != "Busy":
+            return response
+        assert response.headers["content-type"] == "application/problem+json"
+        time.sleep(float(response.headers["retry-after"]))  # a shed request always says when
+    return response
+
+
 def post_all(server: LiveServer, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
     with server.client(timeout=TIMEOUT_S + 30) as http, ThreadPoolExecutor(32) as pool:
-        return list(pool.map(lambda body: http.post("/v1/grade", json=body), bodies))
+        return list(pool.map(lambda body: post_retrying(http, body), bodies))
 
 
 def test_every_question_gets_a_checked_llm_verdict(llm_live: LiveServer) -> None:
@@ -117,8 +128,9 @@ def test_twenty_concurrent_requests_complete(llm_live: LiveServer) -> None:
     started = time.monotonic()
     responses = post_all(llm_live, bodies)
     assert [r.status_code for r in responses] == [200] * 20
-    # Nobody waits for the LLM past the 1 s interactive budget: a class is never held up.
-    assert time.monotonic() - started < 20
+    # Nobody waits for the LLM past the 1 s interactive budget, and a shed request is told
+    # to come back within seconds: a class is never held up.
+    assert time.monotonic() - started < 30
     states = [r.json()["graders"]["llm"] for r in responses]
     assert all(s["state"] in {"used", "skipped", "unavailable"} for s in states)
     assert all(s["reason"] for s in states if s["state"] == "skipped")

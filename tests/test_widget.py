@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -168,3 +169,45 @@ def test_widget_shows_the_refined_grade_when_it_arrives(
         assert page.get_by_label("Your answer").evaluate("a => a.matches(':focus')")
         assert page.get_by_text("A closer reading is on its way").count() == 0
         page.close()
+
+
+def test_widget_waits_and_retries_when_the_service_sheds_load(
+    browser: object, page_site: tuple[str, Path], widget_api: LiveServer
+) -> None:
+    """A busy service answers 503 with Retry-After: the widget says so, waits, tries again."""
+    import json
+
+    site, root = page_site
+    write_page(root, "busy.html", widget_api.url + "/widget.js")
+    page = browser.new_page()  # type: ignore[attr-defined]
+    shed: list[str] = []
+
+    def busy_once(route: Any) -> None:
+        if route.request.method != "POST" or shed:
+            route.continue_()
+            return
+        shed.append(route.request.url)
+        body = {"type": "about:blank", "title": "Busy", "status": 503, "detail": "busy"}
+        route.fulfill(
+            status=503,
+            headers={
+                "Content-Type": "application/problem+json",
+                "Retry-After": "1",
+                "Access-Control-Allow-Origin": site,
+                "Access-Control-Expose-Headers": "Retry-After",
+            },
+            body=json.dumps(body),
+        )
+
+    page.route("**/v1/grade", busy_once)
+    page.goto(site + "/busy.html")
+    page.get_by_label("Your answer").fill(ANSWER)
+    page.get_by_role("button", name="Check my answer").click()
+    from playwright.sync_api import expect
+
+    status = page.get_by_role("status")
+    expect(status).to_contain_text("trying again in 1 s")
+    page.get_by_role("list", name="Feedback per key point").wait_for(timeout=60_000)
+    assert len(shed) == 1
+    assert status.inner_text() == "Feedback is ready below."
+    page.close()

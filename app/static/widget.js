@@ -116,6 +116,18 @@
       return err.message || String(err);
     }
 
+    // A busy service sheds load with 503 and Retry-After: wait as told and try again (a
+    // few times, saying so), keeping the student's answer, rather than show an error.
+    async post(url, headers, body) {
+      for (var attempt = 0; ; attempt++) {
+        var response = await fetch(url, { method: "POST", headers: headers, body: body });
+        var wait = Number(response.headers.get("Retry-After"));
+        if (response.status !== 503 || !(wait > 0) || wait > 10 || attempt >= 4) return response;
+        this.say("Many answers are being checked right now; trying again in " + wait + " s…");
+        await new Promise(function (resolve) { setTimeout(resolve, wait * 1000); });
+      }
+    }
+
     async submit() {
       if (this._busy) return;
       var answer = this._answer.value;
@@ -131,7 +143,7 @@
       if (token) headers.Authorization = "Bearer " + token;
       else { body.lesson_id = this.getAttribute("lesson"); body.question_id = this.getAttribute("question"); }
       try {
-        var response = await fetch(url, { method: "POST", headers: headers, body: JSON.stringify(body) });
+        var response = await this.post(url, headers, JSON.stringify(body));
         if (response.status >= 500 && response.status !== 503) {
           throw new Error("The grading service had a problem (" + response.status + "). Please try again later.");
         }
