@@ -85,7 +85,7 @@ class ReplicaRouter(Generic[T]):
         *,
         shards: int = 2,
         cooldown_s: float = 5.0,
-        load_factor: float = 1.25,
+        load_factor: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not replicas:

@@ -302,7 +302,7 @@ def test_a_replica_over_its_fair_share_goes_to_the_back() -> None:
     router = ReplicaRouter(replicas, shards=1)
     first = router.order("lesson/q1", 0)[0]
     assert router.order("lesson/q1", 0)[0] is first  # idle: the key keeps its replica
-    first.in_flight = 3  # three calls on it, none elsewhere: bound ceil(1.25 * 4 / 4) = 2
+    first.in_flight = 3  # three calls on it, none elsewhere: bound ceil(1.0 * 4 / 4) = 1
     moved = router.order("lesson/q1", 0)
     assert moved[0] is not first and moved[-1] is first
     for replica in replicas:
