@@ -9,6 +9,9 @@ that run from one completion to a later one, smoothed by an EWMA. Idle time does
 dilute it, and refused requests never enter: they are neither in flight nor completions.
 The first window (the pipeline filling up, few completions yet) is not used; until the
 next one closes only the hard cap applies. The floor keeps a slow spell from shedding all.
+After ``forget_after_s`` idle seconds the measurement is dropped and made afresh: it
+described a past load (on a CPU machine, for instance, the LLM decoding on the same cores),
+not the next one.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class GradingLimit:
         floor: int = 4,
         window_s: float = 0.5,
         smoothing: float = 0.3,
+        forget_after_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.hard_limit = hard_limit  # 0: no hard cap
@@ -34,6 +38,7 @@ class GradingLimit:
         self.floor = floor
         self.window_s = window_s
         self.smoothing = smoothing
+        self.forget_after_s = forget_after_s
         self.clock = clock
         self.in_flight = 0
         self.throughput: float | None = None  # completions per busy second (EWMA)
@@ -41,6 +46,7 @@ class GradingLimit:
         self._busy_s = 0.0  # busy seconds in the open window, up to _busy_since
         self._completed = 0  # completions in the open window
         self._warm = False  # a first window has been measured (and skipped)
+        self._idle_since = -math.inf  # when the last request in flight finished
 
     def limit(self) -> int | None:
         """Requests allowed in flight now; None for no limit at all."""
@@ -68,6 +74,8 @@ class GradingLimit:
     def started(self) -> None:
         if self.in_flight == 0:
             self._busy_since = self.clock()
+            if self._busy_since - self._idle_since >= self.forget_after_s:
+                self._forget()
         self.in_flight += 1
 
     def finished(self) -> None:
@@ -78,6 +86,12 @@ class GradingLimit:
         self._busy_since = now
         self.in_flight -= 1
         self._completed += 1
+        if self.in_flight == 0:
+            self._idle_since = now
+
+    def _forget(self) -> None:
+        self.throughput, self._warm = None, False
+        self._busy_s, self._completed = 0.0, 0
 
     def _close_window(self) -> None:
         sample = self._completed / self._busy_s

@@ -113,11 +113,31 @@ def test_limit_is_what_the_measured_throughput_finishes_within_the_deadline() ->
 def test_idle_time_does_not_count_as_slowness() -> None:
     clock = FakeClock()
     limit = GradingLimit(128, deadline_s=1.0, window_s=0.25, clock=clock)
-    for _ in range(5):  # 0.125 s answers, 10 s apart: 8 answers per busy second
+    for _ in range(5):  # 0.125 s answers, 3 s apart: 8 answers per busy second
         run_requests(limit, clock, 1, 0.125)
-        clock.now += 10
+        clock.now += 3
     assert limit.throughput == pytest.approx(8.0)
     assert limit.limit() == 8
+
+
+def test_a_measurement_is_forgotten_after_an_idle_spell() -> None:
+    """A slow spell (here: 2 answers/s) must not shed the next burst after a pause."""
+    clock = FakeClock()
+    limit = GradingLimit(128, deadline_s=0.5, clock=clock)
+    warm_up(limit, clock, 0.5)
+    assert limit.throughput == pytest.approx(2.0) and limit.limit() == 4
+    clock.now += 4.9  # a short pause keeps it
+    limit.started()
+    assert limit.throughput == pytest.approx(2.0)
+    clock.now += 0.5
+    limit.finished()
+    clock.now += 5.0  # idle for 5 s: measured afresh, the hard cap until then
+    limit.started()
+    assert limit.throughput is None and limit.limit() == 128 and limit.retry_after_s() == 1
+    clock.now += 0.5
+    limit.finished()
+    warm_up(limit, clock, 1 / 16)
+    assert limit.throughput == pytest.approx(16.0)
 
 
 def test_overlapping_requests_measure_throughput_not_latency() -> None:
