@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import io
 import itertools
 import time
 from collections import Counter
@@ -30,6 +28,7 @@ from contextlib import contextmanager, nullcontext
 import httpx
 
 from bench.common import percentile, server, student_answers
+from tests.batch_fixtures import to_csv
 
 LESSON = "instruction-tuning"
 
@@ -131,16 +130,21 @@ def target(url: str | None, wait_llm: bool) -> Iterator[str]:
 def class_file(url: str, rows: int) -> dict[str, object]:
     """Upload a class file of ``rows`` distinct answers; seconds to its first result and to
     every row's first grade (phase one), and how far the LLM pass had got by then."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["row_id", "student_id", "lesson_id", "question_id", "answer"])
-    for n, (question, answer) in enumerate(student_answers(rows, seed=rows)):
-        writer.writerow([f"r{n}", f"s{n}", LESSON, question, answer])
+    content = to_csv(
+        [
+            {
+                "row_id": f"r{n}",
+                "student_id": f"s{n}",
+                "lesson_id": LESSON,
+                "question_id": question,
+                "answer": answer,
+            }
+            for n, (question, answer) in enumerate(student_answers(rows, seed=rows))
+        ]
+    )
     with httpx.Client(base_url=url, timeout=60) as http:
         start = time.perf_counter()
-        created = http.post(
-            "/v1/batches", content=out.getvalue().encode(), headers={"content-type": "text/csv"}
-        )
+        created = http.post("/v1/batches", content=content, headers={"content-type": "text/csv"})
         created.raise_for_status()
         batch_id = created.json()["id"]
         while True:

@@ -35,8 +35,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import csv
-import io
 import json
 import os
 import random
@@ -59,7 +57,7 @@ from bench.common import ROOT, server
 from bench.scale_stub import MODEL, Profile, profile_of, profile_options
 from models.llm_protocol import JSONObject, LLMBackend, Messages
 from models.vllm_server import free_port
-from tests.batch_fixtures import pg_schema_url
+from tests.batch_fixtures import pg_schema_url, to_csv
 
 LESSON = "instruction-tuning"
 PG_BASE = os.environ.get("RUBRICATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -162,14 +160,6 @@ def class_file(questions: Sequence[Any], students: int, tag: str) -> list[dict[s
                 }
             )
     return rows
-
-
-def to_csv(rows: list[dict[str, str]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode()
 
 
 # ------------------------------------------------------------------ stubs
