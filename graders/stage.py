@@ -4,8 +4,9 @@ An interactive request first takes the embedding grade (CPU: the service's capac
 may then wait for the LLM, whose capacity admission control (graders/admission.py) and
 the interactive budget bound. Load shedding in front of the routes counts a request only
 for its own part: the HTTP layer sets a hook for the request (``on_llm_wait``), and the
-grader calls ``waiting_for_llm()`` when it starts waiting. The hook runs at most once;
-outside a request (batches, refinement) there is none and nothing happens.
+grader calls ``waiting_for_llm()`` when it starts waiting. The hook may be called more
+than once and must act only the first time; outside a request (batches, refinement) there
+is none and nothing happens.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-_hook: ContextVar[list[Callable[[], None]] | None] = ContextVar("llm_wait_hook", default=None)
+_hook: ContextVar[Callable[[], None] | None] = ContextVar("llm_wait_hook", default=None)
 
 
 @contextmanager
 def on_llm_wait(hook: Callable[[], None]) -> Iterator[None]:
-    """Within this block, ``waiting_for_llm()`` calls ``hook`` (once)."""
-    token = _hook.set([hook])
+    """Within this block, ``waiting_for_llm()`` calls ``hook``."""
+    token = _hook.set(hook)
     try:
         yield
     finally:
@@ -28,6 +29,6 @@ def on_llm_wait(hook: Callable[[], None]) -> Iterator[None]:
 
 
 def waiting_for_llm() -> None:
-    hooks = _hook.get()
-    if hooks:
-        hooks.pop()()
+    hook = _hook.get()
+    if hook is not None:
+        hook()
