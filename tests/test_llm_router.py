@@ -27,7 +27,8 @@ import pytest
 
 from app.runtime import Backends, _llm_client
 from app.settings import Settings
-from graders.llm import LLMGrade, LLMGrader
+from graders.llm import LLMGrade, LLMGrader, LLMGradingFailed
+from models.llm_errors import LLMBadResponse
 from models.llm_replicas import ReplicatedLLM
 from models.vllm_server import free_port
 from rubrics import load_lessons
@@ -127,9 +128,21 @@ async def make_grader(settings: Settings, stack: contextlib.AsyncExitStack) -> L
 
 
 def check_all_graded(results: list[LLMGrade | BaseException]) -> None:
-    failed = [r for r in results if not isinstance(r, LLMGrade)]
-    assert not failed, failed
+    """Every answer reached a live upstream and got its reply.
+
+    The stubs always reply with a valid verdict; the real SmolLM2-135M now and then fills
+    its JSON until ``max_tokens`` twice in a row (a model fault the grader reports as
+    ``LLMGradingFailed`` caused by ``LLMBadResponse``).  Such a reply still proves the
+    routing and failover worked, so it is allowed; a transport failure (the dead stub's
+    calls not retried elsewhere: ``LLMUnavailable``/``LLMTimeout``) is not."""
+    lost = [r for r in results if not isinstance(r, LLMGrade) and not model_fault(r)]
+    assert not lost, lost
     assert len(results) == len(QUESTIONS) * len(ANSWERS)
+    assert sum(isinstance(r, LLMGrade) for r in results) > len(results) // 2, results
+
+
+def model_fault(result: BaseException) -> bool:
+    return isinstance(result, LLMGradingFailed) and isinstance(result.__cause__, LLMBadResponse)
 
 
 def check_keys_had_one_home(before: list[dict[str, Any]]) -> None:
