@@ -13,6 +13,7 @@ import typer
 from app.auth import keys_cli
 from app.calibrate_cli import calibrate_command
 from app.eval_cli import eval_command
+from app.reader_cli import reader_cli
 from app.runtime import load_all_lessons, runtime
 from app.settings import Settings
 from graders.errors import RubricateError
@@ -26,6 +27,7 @@ cli.add_typer(rubrics_cli, name="rubrics")
 cli.command("eval")(eval_command)
 cli.command("calibrate")(calibrate_command)
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(reader_cli, name="reader")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 

@@ -19,11 +19,13 @@ from graders.calibration import Calibration, load_calibration
 from graders.config import GradingConfig
 from graders.embedding import EmbeddingGrader
 from graders.llm import LLMGrader
+from graders.reading import ReaderGrader
 from graders.service import GradingService
 from models.batching import BatchingEmbedder
 from models.embedder import EMBEDDERS, Embedder
 from models.llm import LLM_CLIENTS, LLMBackend, LLMSettings
 from models.llm_replicas import ReplicatedLLM
+from models.reader import Reader, load_reader
 from models.vllm_server import ManagedVLLM, VLLMServerError
 from rubrics import Lesson, load_lessons
 from rubrics.loader import BUILTIN_DIR
@@ -39,6 +41,7 @@ class Backends:
     embedder: Embedder | None = None
     llm: LLMBackend | None = None
     llm_model: str | None = None
+    reader: Reader | None = None
 
 
 @dataclass
@@ -91,6 +94,7 @@ async def runtime(
             llm = LLMGrader(client, model, embedding.key_point_similarity)
             grading = embedding.config = _weighted(settings, model)
         calibration, calibrate_lessons = _calibration(settings)
+        reader = _reader(settings, backends)
         service = GradingService(
             lessons,
             embedding,
@@ -100,6 +104,7 @@ async def runtime(
             calibrate_lessons,
             admission=Admission(settings.llm_max_concurrency * _servers(client)),
             llm_budget_s=settings.llm_budget_s,
+            reader=ReaderGrader(reader) if reader is not None else None,
         )
         await service.prepare_exemplars()
         state = Runtime(service, batching, llm)
@@ -112,6 +117,15 @@ async def runtime(
             for task in state.tasks:
                 task.cancel()
             await asyncio.gather(*state.tasks, return_exceptions=True)
+
+
+def _reader(settings: Settings, backends: Backends) -> Reader | None:
+    """The reader handed in, else the configured or shipped one (loaded once, here)."""
+    if not settings.reader_enabled:
+        return None
+    if backends.reader is not None:
+        return backends.reader
+    return load_reader(settings.reader_dir, threads=settings.embed_threads)
 
 
 def _servers(client: LLMBackend | None) -> int:

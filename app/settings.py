@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     embed_cache_size: int = Field(
         default=20_000, ge=0, description="Recently embedded answer segments kept in memory."
     )
+    reader_enabled: bool = Field(
+        default=True, description="Read key points and misconceptions with the trained reader."
+    )
+    reader_dir: Path | None = Field(
+        default=None,
+        description="A reader folder (rubricate reader train); unset: the shipped one.",
+    )
     grading: GradingConfig = Field(default_factory=GradingConfig)
     calibration_file: Path | None = Field(
         default=None,

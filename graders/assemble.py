@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from graders import reader_verdicts
 from graders.choices import ChoiceOutcome, grade_choice
 from graders.config import GradingConfig
 from graders.ensemble import combine, embedding_status, margin_confidence, status_of
@@ -17,6 +18,7 @@ from graders.exemplars import Vote
 from graders.feedback import build_feedback
 from graders.llm import LLMGrade
 from graders.matching import Abstention, Matching
+from graders.reading import Readings
 from graders.result import (
     Evidence,
     GradeResult,
@@ -54,6 +56,7 @@ class Draft:
     llm_status: GraderStatus
     vote: Vote | None = None
     exemplar_set: str = "none"
+    readings: Readings | None = None
 
 
 def label_of(percent: float, config: GradingConfig) -> Label:
@@ -70,6 +73,7 @@ class Assembler:
     embedding_model: str
     llm_model: str | None
     version: str
+    reader_model: str | None = None
 
     def _llm_may_assert(self) -> bool:
         total = self.config.embedding_weight + self.config.llm_weight or 1.0
@@ -77,6 +81,10 @@ class Assembler:
 
     def misconceptions(self, draft: Draft) -> tuple[list[MisconceptionResult], list[str]]:
         """Misconceptions asserted, and review reasons for those that could not be."""
+        if draft.readings is not None:
+            return reader_verdicts.misconceptions(
+                draft.question, draft.matching, draft.readings, self.config
+            )
         found: list[MisconceptionResult] = []
         reasons: list[str] = []
         abstained: dict[str, Abstention] = {}
@@ -164,10 +172,17 @@ class Assembler:
                 )
                 credit = round((1 - vote.strength) * credit + vote.strength * said, 4)
                 confidence = round(max(confidence, vote.strength), 3)
+            opposite = None
+            if draft.readings is not None:
+                reading = draft.readings.key_points[k.id]
+                verdicts["reader"] = reader_verdicts.key_point_verdict(reading, self.config)
+                credit, opposite = reader_verdicts.key_point_credit(k, credit, reading, self.config)
             status = status_of(credit) if len(verdicts) > 1 else combined.status
             feedback = k.feedback_met if status is Status.MET else k.feedback_missed
             if status is Status.PARTIAL:
                 feedback = "Partly there. " + k.feedback_missed
+            if opposite is not None:
+                status, credit, feedback = Status.MISSING, 0.0, opposite
             if k.id in contradicted:
                 status, credit, feedback = Status.MISSING, 0.0, contradicted[k.id]
             if combined.disagreement:
@@ -237,6 +252,9 @@ class Assembler:
             # Exemplars graded as a whole (no key points named): their score votes.
             percent = round((1 - vote.strength) * percent + vote.strength * vote.percent, 4)
             score = round(percent * max_score, 3)
+        if draft.readings is not None and draft.question.key_points and not empty:
+            percent = reader_verdicts.answer_percent(percent, draft.readings, self.config)
+            score = round(percent * max_score, 3)
         label = label_of(percent, self.config)
         confidence = round(min(i.confidence for i in items), 3) if items else 1.0
         reasons = [f"graders disagree on {k}" for k in disagreements] + reasons
@@ -250,6 +268,8 @@ class Assembler:
         }
         if draft.question.choices:
             graders["choice"] = GraderStatus(state="used")
+        if draft.readings is not None:
+            graders["reader"] = GraderStatus(state="used", model=self.reader_model)
         if vote is not None:
             graders["exemplars"] = GraderStatus(
                 state="used",
@@ -275,6 +295,7 @@ class Assembler:
                 rubricate=self.version,
                 embedding_model=self.embedding_model,
                 llm_model=self.llm_model,
+                reader_model=self.reader_model,
                 rubric_hash=draft.lesson.content_hash,
                 calibration=self.config.calibration_version,
                 exemplar_set=draft.exemplar_set,

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from graders.assemble import label_of
 from graders.calibration import Calibration, CalibrationEntry, question_key
+from graders.calibration_predict import Prediction
 from graders.config import GradingConfig
 from graders.exemplars import Vote
 from graders.features import Features
 from graders.feedback import NO_ANSWER, build_feedback
 from graders.question_fit import QuestionFit
+from graders.reading import Readings
 from graders.result import GradeResult, Label
 from rubrics import Lesson, Question
 
@@ -24,10 +26,13 @@ def calibrated(
     fit: QuestionFit | None,
     calibration: Calibration,
     config: GradingConfig,
+    readings: Readings | None = None,
 ) -> GradeResult:
     key = question_key(question.prompt, question.reference_answer)
     prediction = entry.predict([values], [key])[0]
     percent, label = prediction.percent, prediction.label
+    if readings is not None:
+        percent, label = _with_reader(prediction, readings, config)
     if vote is not None and vote.strength > 0:
         percent = round((1 - vote.strength) * percent + vote.strength * vote.percent, 4)
         label = label_of(percent, config)
@@ -50,3 +55,20 @@ def calibrated(
             ),
         }
     )
+
+
+def _with_reader(
+    prediction: Prediction, readings: Readings, config: GradingConfig
+) -> tuple[float, Label]:
+    """The calibration's score and label probabilities averaged with the reader's grade of
+    the answer against the question and its reference, at ``reader_calibrated_weight``."""
+    w = config.reader_calibrated_weight
+    r = readings.answer
+    percent = round((1 - w) * prediction.percent + w * r.score, 4)
+    mine = {
+        Label.CORRECT: r.correct,
+        Label.PARTIALLY_CORRECT: r.partially_correct,
+        Label.INCORRECT: r.incorrect,
+    }
+    probs = {c: (1 - w) * prediction.probabilities.get(c, 0.0) + w * mine[c] for c in mine}
+    return percent, max(probs, key=lambda c: probs[c])

@@ -93,6 +93,9 @@ class Versions(BaseModel):
     rubricate: str
     embedding_model: str
     llm_model: str | None
+    reader_model: str | None = Field(
+        default=None, description="The reader and its weights' hash (rubricate-reader@sha256)."
+    )
     rubric_hash: str
     calibration: str
     exemplar_set: str = Field(

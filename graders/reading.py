@@ -1,0 +1,92 @@
+"""The reader grader: reads every key point and misconception of a question, and the question
+with its reference answer, against the answer, in one batched call of the reader backend.
+
+Concurrent requests share forward passes: what arrives while the reader is busy goes into
+its next call (the embedder's micro-batching, models/batching.py, does the same).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from models.reader import Reader, Reading
+from rubrics import Question
+
+MAX_PAIRS = 96  # pairs of one reader call
+
+
+def answer_first(question: Question) -> str:
+    """What the answer as a whole is read against: the question and its reference answer
+    (the form the grade head was trained on)."""
+    return f"{question.prompt} Reference: {question.reference_answer}"
+
+
+@dataclass(frozen=True)
+class Readings:
+    """One answer, read: each key point's and misconception's relation, and the answer graded
+    against the question's reference answer."""
+
+    key_points: dict[str, Reading]
+    misconceptions: dict[str, Reading]
+    answer: Reading
+
+
+@dataclass
+class _Waiting:
+    pairs: list[tuple[str, str]]
+    future: asyncio.Future[list[Reading]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class ReaderGrader:
+    """Reads answers with a Reader backend off the event loop, batching concurrent calls."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+        self.model = reader.name
+        self._queue: list[_Waiting] = []
+        self._running: asyncio.Task[None] | None = None
+
+    async def read(self, question: Question, answer: str) -> Readings:
+        kps = [(k.id, k.text) for k in question.key_points]
+        mis = [(m.id, m.text) for m in question.misconceptions]
+        pairs = [(text, answer) for _, text in kps + mis]
+        pairs.append((answer_first(question), answer))
+        readings = await self._submit(pairs)
+        return Readings(
+            key_points={k: r for (k, _), r in zip(kps, readings, strict=False)},
+            misconceptions={m: r for (m, _), r in zip(mis, readings[len(kps) :], strict=False)},
+            answer=readings[-1],
+        )
+
+    async def _submit(self, pairs: list[tuple[str, str]]) -> list[Reading]:
+        waiting = _Waiting(pairs)
+        self._queue.append(waiting)
+        if self._running is None or self._running.done():
+            self._running = asyncio.create_task(self._drain())
+        return await waiting.future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            taken: list[_Waiting] = []
+            size = 0
+            while self._queue and (not taken or size + len(self._queue[0].pairs) <= MAX_PAIRS):
+                item = self._queue.pop(0)
+                taken.append(item)
+                size += len(item.pairs)
+            flat = [p for item in taken for p in item.pairs]
+            try:
+                readings = await asyncio.to_thread(self.reader.read, flat)
+            except Exception as exc:  # every waiting caller hears of the failure
+                for item in taken:
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+                continue
+            start = 0
+            for item in taken:
+                end = start + len(item.pairs)
+                if not item.future.done():
+                    item.future.set_result(readings[start:end])
+                start = end
