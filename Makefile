@@ -77,23 +77,26 @@ bench-batch: install
 bench-scale: install
 	$(BIN)/python -m bench.scale
 
-# Grading quality on SAF (RUBRICATE_SAF_DIR, default data/saf: vendored, MIT), embeddings
-# only: figures, Markdown and plots into docs/eval/; then unseen_questions with 5, 10 and 20
-# teacher-graded answers per question, and unseen_answers with the training answers as
-# exemplars. `make calibrate` refits the shipped calibration on SAF training (never on the
-# unseen_* splits it is measured on).
-SAF_DIR ?= $(or $(RUBRICATE_SAF_DIR),data/saf)
+# Grading quality on SAF, embeddings only: figures, Markdown and plots into docs/eval/; then
+# unseen_questions with 5, 10 and 20 teacher-graded answers per question, and unseen_answers
+# with the training answers as exemplars. `make calibrate` refits the shipped calibration on SAF
+# training (never on the unseen_* splits it is measured on). The human-graded datasets stay out
+# of the repository: RUBRICATE_DATASETS_DIR, default ../shared/datasets beside it.
+DATASETS_DIR ?= $(or $(RUBRICATE_DATASETS_DIR),../shared/datasets)
+SAF_DIR := $(DATASETS_DIR)/saf
 
 eval: install
-	RUBRICATE_SAF_DIR=$(SAF_DIR) $(BIN)/rubricate eval $(SAF_DIR)/unseen_answers \
+	RUBRICATE_DATASETS_DIR=$(DATASETS_DIR) $(BIN)/rubricate eval $(SAF_DIR)/unseen_answers \
 		$(SAF_DIR)/unseen_questions --no-llm --output docs/eval
-	RUBRICATE_SAF_DIR=$(SAF_DIR) $(BIN)/rubricate eval $(SAF_DIR)/unseen_questions --no-llm \
-		--teacher-graded 5 --teacher-graded 10 --teacher-graded 20 --output docs/eval/teacher-graded
-	RUBRICATE_SAF_DIR=$(SAF_DIR) $(BIN)/rubricate eval $(SAF_DIR)/unseen_answers --no-llm \
-		--exemplars-from $(SAF_DIR)/training --output docs/eval/exemplars
+	RUBRICATE_DATASETS_DIR=$(DATASETS_DIR) $(BIN)/rubricate eval $(SAF_DIR)/unseen_questions \
+		--no-llm --teacher-graded 5 --teacher-graded 10 --teacher-graded 20 \
+		--output docs/eval/teacher-graded
+	RUBRICATE_DATASETS_DIR=$(DATASETS_DIR) $(BIN)/rubricate eval $(SAF_DIR)/unseen_answers \
+		--no-llm --exemplars-from $(SAF_DIR)/training --output docs/eval/exemplars
 
 calibrate: install
-	RUBRICATE_SAF_DIR=$(SAF_DIR) $(BIN)/rubricate calibrate --train $(SAF_DIR)/training --no-llm
+	RUBRICATE_DATASETS_DIR=$(DATASETS_DIR) $(BIN)/rubricate calibrate --train $(SAF_DIR)/training \
+		--no-llm
 
 clean:
 	rm -rf $(VENV) .vllm .cache

@@ -26,9 +26,12 @@ from graders.calibration import (
 )
 from graders.evaluation.datasets import Dataset, read_dataset
 from graders.evaluation.feedback import feedback_closeness
+from graders.evaluation.folders import read_targets
 from graders.evaluation.markdown import write
 from graders.evaluation.report import Baselines, Report, evaluate, fit_baselines, plots
 from graders.evaluation.runner import Record, grade_dataset
+from graders.evaluation.semeval import datasets_dir
+from graders.evaluation.semeval_eval import semeval_report
 from graders.evaluation.teacher_graded import (
     exemplars_from,
     grade_with_exemplars,
@@ -36,10 +39,8 @@ from graders.evaluation.teacher_graded import (
 )
 from graders.llm import LLMGrader
 
-# The SAF dataset: RUBRICATE_SAF_DIR, else the copy vendored in the repository (MIT).
-SAF_ROOT = Path(
-    os.environ.get("RUBRICATE_SAF_DIR", Path(__file__).resolve().parents[1] / "data" / "saf")
-)
+# The SAF dataset, in RUBRICATE_DATASETS_DIR (default ../shared/datasets beside the repository).
+SAF_ROOT = datasets_dir() / "saf"
 
 
 # A local vLLM on a CPU is ready in about 35 s; a large model on a GPU can take minutes.
@@ -136,15 +137,17 @@ def _read(path: Path) -> Dataset:
         raise typer.Exit(2) from exc
 
 
-def _datasets(paths: Sequence[Path]) -> list[Dataset]:
-    found = []
+def eval_targets(paths: Sequence[Path], per_question: int | None = None) -> list[Dataset]:
+    """Every dataset the paths name (SAF, SemEval-2013 or JSONL; a folder above them: each
+    one below it), the first ``per_question`` answers of each question where given."""
+    found: list[Dataset] = []
     for path in paths:
-        if path.is_dir() and not list(path.glob("*.xml")) and not (path / "english").is_dir():
-            # a SAF root: every split below it
-            found += [_read(p) for p in sorted(path.iterdir()) if (p / "english").is_dir()]
-        else:
-            found.append(_read(path))
-    return found
+        try:
+            found += read_targets(path)
+        except (OSError, ValueError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+    return [d.subset(per_question) for d in found] if per_question else found
 
 
 def _eval_settings(no_llm: bool) -> Settings:
@@ -155,7 +158,10 @@ def _eval_settings(no_llm: bool) -> Settings:
 def eval_command(
     datasets: Annotated[
         list[Path] | None,
-        typer.Argument(help="SAF split folders, a SAF root, or .jsonl files (default: SAF)."),
+        typer.Argument(
+            help="SAF split folders, SemEval-2013 folders, a folder above them (each one below "
+            "it), or .jsonl files (default: SAF's unseen_answers and unseen_questions)."
+        ),
     ] = None,
     train: Annotated[
         Path | None,
@@ -190,11 +196,10 @@ def eval_command(
     ] = None,
 ) -> None:
     """Grade human-scored answers; report agreement for rubricate and two baselines."""
-    targets = _datasets(datasets or [SAF_ROOT / "unseen_answers", SAF_ROOT / "unseen_questions"])
+    default = [SAF_ROOT / "unseen_answers", SAF_ROOT / "unseen_questions"]
+    targets = eval_targets(datasets or default, per_question)
     train_path = train or SAF_ROOT / "training"
     train_set = read_dataset(train_path) if train_path.exists() else None
-    if per_question:
-        targets = [d.subset(per_question) for d in targets]
     settings = _eval_settings(no_llm)
     cal_path = calibration or settings.calibration_file or DEFAULT_FILE
     run_eval(
@@ -228,35 +233,44 @@ def run_eval(
 
     The baselines come from the calibration file (fitted on its training data when it was
     made) unless ``refit_baselines`` or there are none: then ``train_set`` is graded too.
+    SemEval-2013 folders get their 3-way figures (graders.evaluation.semeval_eval) and no
+    baselines, teacher-graded answers or exemplars.
     """
     cache_dir = settings.cache_dir / "eval"
+    scored = [n for n, d in enumerate(targets) if not d.semeval]  # all but SemEval-2013's
     stored = _stored_baselines(cal) if cal and not refit_baselines else None
-    if stored is None and train_set is None:
+    if scored and stored is None and train_set is None:
         raise ValueError("no stored baselines: give training data")
-    graded = list(targets) if stored or train_set is None else [train_set, *targets]
+    fit = train_set if scored and stored is None else None
+    graded = list(targets) if fit is None else [fit, *targets]
     records, embedding_model, llm_model, feedbacks = asyncio.run(
         _grade_all(settings, graded, cache_dir, concurrency, backends)
     )
     entry = cal.entry(embedding_model, llm_model) if cal else None
     version = cal.version if cal and entry else settings.grading.calibration_version
-    if stored is None:
-        assert train_set is not None
-        baselines = fit_baselines(train_set, records[0])
+    baselines = stored
+    if fit is not None:
+        baselines = fit_baselines(fit, records[0])
         records, feedbacks = records[1:], feedbacks[1:]
-    else:
-        baselines = stored
     reports: list[Report] = []
     first_scores: list[list[float]] = []
     for dataset, recs, feedback in zip(targets, records, feedbacks, strict=True):
+        if dataset.semeval:
+            reports.append(semeval_report(dataset, recs, version))
+            continue
+        assert baselines is not None
         report, outputs = evaluate(dataset, recs, entry, baselines, version, feedback)
         reports.append(report)
         first_scores.append(outputs["rubricate"].scores)
         plots(output, dataset, outputs, report)
-    if teacher_graded or exemplar_set is not None:
+    if scored and (teacher_graded or exemplar_set is not None):
+        assert baselines is not None
+        some = [targets[n] for n in scored]
         taught = asyncio.run(
-            _taught_all(settings, targets, first_scores, teacher_graded, exemplar_set, backends)
+            _taught_all(settings, some, first_scores, teacher_graded, exemplar_set, backends)
         )
-        for n, dataset, k, source, measured, recs in taught:
+        for m, dataset, k, source, measured, recs in taught:
+            n = scored[m]
             if not measured:  # every answer was teacher-graded: nothing left to measure
                 continue
             rest = Dataset(dataset.name, dataset.questions, [dataset.items[i] for i in measured])

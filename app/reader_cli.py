@@ -38,6 +38,13 @@ def train_command(
         int, typer.Option(min=1, help="Answers of each test folder the card measures.")
     ] = 60,
     threads: Annotated[int | None, typer.Option(min=1, help="torch threads.")] = None,
+    max_length: Annotated[int, typer.Option(min=16, help="Tokens of a pair, at most.")] = 192,
+    synthetic: Annotated[bool, typer.Option(help="Synthetic contradictions.")] = True,
+    off_topic: Annotated[bool, typer.Option(help="Other questions' answers as off-topic.")] = True,
+    lessons: Annotated[bool, typer.Option(help="The lessons' rubric pairs.")] = True,
+    every_reference: Annotated[
+        bool, typer.Option(help="A pair per reference alternative, not BEST only.")
+    ] = False,
     datasets: DatasetsOption = None,
 ) -> None:
     """Train the reader from the datasets' training folders and the lessons' rubrics."""
@@ -45,14 +52,15 @@ def train_command(
 
     from app.runtime import load_all_lessons
     from app.settings import Settings
+    from graders.evaluation.reader_pairs import Recipe
     from graders.evaluation.reader_release import train_reader
 
     if threads:
         torch.set_num_threads(threads)
-    lessons = load_all_lessons(Settings()).values()
+    recipe = Recipe(synthetic, off_topic, lessons, every_reference)
     card = train_reader(
         output,
-        lessons,
+        load_all_lessons(Settings()).values(),
         base=base,
         seed=seed,
         epochs=epochs,
@@ -60,6 +68,8 @@ def train_command(
         datasets=datasets,
         sample=sample,
         test_sample=test_sample,
+        max_length=max_length,
+        recipe=recipe,
     )
     typer.echo(json.dumps(card["test_figures"], indent=2))
     typer.echo(f"wrote {output} (weights {card['weights_sha256_12']})")

@@ -27,10 +27,12 @@ import numpy as np
 from graders.calibration import fit_entry
 from graders.evaluation.datasets import Dataset, read_dataset
 from graders.evaluation.metrics import macro_f1
+from graders.evaluation.semeval import datasets_dir
 from graders.features import Features
 from graders.result import Label
 
-SAF = Path(os.environ.get("RUBRICATE_SAF_DIR", "data/saf")).resolve()
+# SAF in the datasets folder: RUBRICATE_DATASETS_DIR, default ../shared/datasets.
+SAF = (datasets_dir() / "saf").resolve()
 ROOT = Path(__file__).resolve().parents[1]
 # The eval cache of SAF training, shared by every revision graded (and bench.new_questions).
 TRAINING_CACHE = ROOT / ".cache" / "rubricate" / "eval" / "training.jsonl"

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 from app.runtime import load_all_lessons, runtime
 from app.settings import Settings
 from bench.common import percentile
 from graders.evaluation.datasets import read_dataset
+from graders.evaluation.semeval import datasets_dir
 
-SAF = Path(os.environ.get("RUBRICATE_SAF_DIR", "data/saf"))
+# SAF in the datasets folder: RUBRICATE_DATASETS_DIR, default ../shared/datasets.
+SAF = datasets_dir() / "saf"
 
 
 async def _main(per_question: int) -> None:

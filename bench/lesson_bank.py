@@ -2,10 +2,11 @@
 cares about: labels right per question, off by two, right answers told they hold a
 misconception, review load, and each wrong label.
 
-    python -m bench.lesson_bank [--llm] [--no-exemplars] [--verbose]
+    python -m bench.lesson_bank [--llm] [--no-exemplars] [--no-reader] [--verbose]
 
 Embeddings only unless --llm (then RUBRICATE_LLM_URL or the local vLLM, as `serve`).
---no-exemplars grades without the rubric's exemplars, to measure what they add.
+--no-exemplars grades without the rubric's exemplars, to measure what they add; --no-reader
+without the trained reader (the embedding grade and its rules, as before the reader).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from graders.evaluation.bank import read_bank, summarize
 BANK = Path(__file__).resolve().parents[1] / "tests" / "data" / "lesson_answers.jsonl"
 
 
-async def main(llm: bool, exemplars: bool, verbose: bool) -> None:
+async def main(llm: bool, exemplars: bool, verbose: bool, reader: bool = True) -> None:
     settings = Settings()
+    settings = settings.model_copy(update={"reader_enabled": reader})
     if not llm:
         settings = settings.model_copy(update={"llm_enabled": False})
     bank = read_bank(BANK)
@@ -40,7 +42,8 @@ async def main(llm: bool, exemplars: bool, verbose: bool) -> None:
         ]
         elapsed = time.perf_counter() - started
     summary = summarize(graded)
-    print(f"exemplars: {'on' if exemplars else 'off'}; LLM: {'on' if llm else 'off'}")
+    on = {True: "on", False: "off"}
+    print(f"exemplars: {on[exemplars]}; LLM: {on[llm]}; reader: {on[reader]}")
     print("\n".join(summary.lines()))
     print(f"graded {summary.n} answers in {elapsed:.1f} s")
     if verbose:
@@ -56,6 +59,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--llm", action="store_true")
     parser.add_argument("--no-exemplars", action="store_true")
+    parser.add_argument("--no-reader", action="store_true")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
-    asyncio.run(main(args.llm, not args.no_exemplars, args.verbose))
+    asyncio.run(main(args.llm, not args.no_exemplars, args.verbose, not args.no_reader))

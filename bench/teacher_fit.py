@@ -2,8 +2,9 @@
 
     python -m bench.teacher_fit [--k 5 10 20]
 
-``rubricate eval data/saf/unseen_questions --teacher-graded K`` measures the mechanism on
-four questions, too few to choose its design on (and the split must not be tuned on).
+``rubricate eval ../shared/datasets/saf/unseen_questions --teacher-graded K`` measures the
+mechanism on four questions, too few to choose its design on (and the split must not be
+tuned on).
 This measures it on SAF training's 18 questions instead: every answer is scored by a
 calibration fitted with its whole question left out (bench.compare_revisions), so each
 question is new to the grader; then per question K answers are picked from those scores

@@ -73,6 +73,7 @@ from bench.teacher_loop_sim import (
     simulate,
 )
 from graders.evaluation.datasets import Dataset, Item, read_dataset
+from graders.evaluation.semeval import datasets_dir
 
 # Re-exported: tests/test_teacher_loop.py imports the simulation and figures from here.
 __all__ = [
@@ -91,7 +92,7 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
-SPLIT = ROOT / "data" / "saf" / "unseen_questions"
+SPLIT = datasets_dir() / "saf" / "unseen_questions"  # RUBRICATE_DATASETS_DIR
 PLOT = ROOT / "docs" / "teacher-loop.png"
 POLICIES = ("queue", "random", "random, no learning")
 

@@ -27,6 +27,7 @@ def calibrated(
     calibration: Calibration,
     config: GradingConfig,
     readings: Readings | None = None,
+    read_vote: tuple[float, float] | None = None,
 ) -> GradeResult:
     key = question_key(question.prompt, question.reference_answer)
     prediction = entry.predict([values], [key])[0]
@@ -35,6 +36,11 @@ def calibrated(
         percent, label = _with_reader(prediction, readings, config)
     if vote is not None and vote.strength > 0:
         percent = round((1 - vote.strength) * percent + vote.strength * vote.percent, 4)
+        label = label_of(percent, config)
+    if read_vote is not None:
+        voted, strength = read_vote
+        share = config.reader_graded_weight * strength
+        percent = round((1 - share) * percent + share * voted, 4)
         label = label_of(percent, config)
     if fit is not None:
         percent = fit.percent(percent)

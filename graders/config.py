@@ -51,6 +51,8 @@ class GradingConfig(BaseModel):
     # On a calibrated question (inline, from a reference answer): the reader's share of the
     # score and of the label's probabilities beside the calibration's.
     reader_calibrated_weight: float = Field(default=0.5, ge=0, le=1)
+    # Teacher-graded answers of a question, read against a new answer: their vote's share.
+    reader_graded_weight: float = Field(default=0.5, ge=0, le=1)
     llm_examples: int = Field(
         default=3, ge=0, le=10, description="Nearest graded examples shown to the LLM (few-shot)."
     )

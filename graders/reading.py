@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from graders.exemplars import GradedAnswer
 from models.reader import Reader, Reading
 from rubrics import Question
 
@@ -61,6 +62,18 @@ class ReaderGrader:
             answer=readings[-1],
         )
 
+    async def graded_vote(
+        self, graded: list[GradedAnswer], answer: str, *, leave_out: bool = False
+    ) -> tuple[float, float] | None:
+        """The question's graded answers (rubric exemplars, teacher grades) read against this
+        answer, as a vote (graders.reader_verdicts.graded_vote). ``leave_out``: an exemplar
+        with this very answer does not vote."""
+        voters = [g for g in graded if not (leave_out and g.answer == answer)]
+        if not voters:
+            return None
+        readings = await self._submit([(g.answer, answer) for g in voters])
+        return graded_vote([g.percent for g in voters], readings)
+
     async def _submit(self, pairs: list[tuple[str, str]]) -> list[Reading]:
         waiting = _Waiting(pairs)
         self._queue.append(waiting)
@@ -90,3 +103,15 @@ class ReaderGrader:
                 if not item.future.done():
                     item.future.set_result(readings[start:end])
                 start = end
+
+
+def graded_vote(percents: list[float], readings: list[Reading]) -> tuple[float, float] | None:
+    """What the question's graded answers say of a new one, read against each: their percents
+    weighted by how much the new answer says what each says; and how strongly (the best
+    reading's ``covers``). None without graded answers."""
+    weights = [r.covers for r in readings]
+    total = sum(weights)
+    if not readings or total <= 0:
+        return None
+    percent = sum(w * p for w, p in zip(weights, percents, strict=True)) / total
+    return round(percent, 4), round(max(weights), 4)

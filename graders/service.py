@@ -281,6 +281,10 @@ class GradingService:
         if entry is not None:
             assert self.calibration is not None
             fit = self._fits.get((lesson.id, question.id))
+            read_vote = None
+            if self.reader is not None and not empty:
+                graded = self.exemplars.examples(lesson.id, question.id)
+                read_vote = await self.reader.graded_vote(graded, answer, leave_out=leave_out)
             result = calibrated(
                 result,
                 lesson,
@@ -292,6 +296,7 @@ class GradingService:
                 self.calibration,
                 self.config,
                 draft.readings,
+                read_vote,
             )
         return result, values
 

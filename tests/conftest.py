@@ -18,6 +18,7 @@ import uvicorn
 from app.factory import create_app
 from app.runtime import Backends
 from app.settings import Settings
+from graders.evaluation.semeval import datasets_dir
 from models.embedder import Embedder, minilm
 from models.vllm_server import free_port
 
@@ -25,6 +26,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 pytest_plugins = ["tests.vllm_fixtures"]
 
 DATA = Path(__file__).parent / "data"
+
+
+def dataset_dir(*parts: str) -> Path:
+    """A folder of the human-graded datasets (RUBRICATE_DATASETS_DIR, default
+    ../shared/datasets beside the repository); the test skips, saying where it looked, when
+    the folder is missing (CI has it)."""
+    path = datasets_dir().joinpath(*parts)
+    if not path.is_dir():
+        pytest.skip(f"dataset not found: {path} (set RUBRICATE_DATASETS_DIR)")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -33,8 +33,7 @@ from graders.evaluation.metrics import (
 from graders.features import FEATURES
 from graders.result import Label
 from models.llm import LLMError
-
-SAF = Path(__file__).resolve().parents[1] / "data" / "saf"
+from tests.conftest import dataset_dir
 
 REFERENCE = """Possible differences:
 - UDP headers are 8 bytes long while TCP headers are 20-60 bytes.
@@ -200,9 +199,10 @@ def test_read_jsonl(tmp_path: Path) -> None:
 
 
 def test_read_saf() -> None:
-    dataset = read_dataset(SAF / "unseen_questions")
+    saf = dataset_dir("saf")
+    dataset = read_dataset(saf / "unseen_questions")
     assert dataset.name == "unseen_questions"
     assert len(dataset.questions) == 4 and len(dataset.items) == 384
     assert dataset.labelled and all(0 <= i.score <= 1 for i in dataset.items)
-    training = read_dataset(SAF / "training")
+    training = read_dataset(saf / "training")
     assert len(training.questions) == 18 and len(training.items) == 1476

@@ -22,11 +22,9 @@ from graders.calibration import DEFAULT_FILE, load_calibration
 from graders.evaluation.datasets import read_dataset
 from models.embedder import Embedder
 from models.llm import LLMSettings, VLLMClient
-from tests.conftest import make_settings
+from tests.conftest import dataset_dir, make_settings
 
 pytestmark = pytest.mark.integration
-
-SAF = Path(__file__).resolve().parents[1] / "data" / "saf"
 
 # Measured on this subset (first 3 answers per question of unseen_answers, first 10 of
 # unseen_questions) with all-MiniLM-L6-v2 on CPU and calibration saf-train-1b74544d63:
@@ -40,8 +38,8 @@ FLOORS = {
 
 def test_saf_subset_meets_floors(embedder: Embedder, tmp_path: Path) -> None:
     targets = [
-        read_dataset(SAF / "unseen_answers").subset(3),
-        read_dataset(SAF / "unseen_questions").subset(10),
+        read_dataset(dataset_dir("saf", "unseen_answers")).subset(3),
+        read_dataset(dataset_dir("saf", "unseen_questions")).subset(10),
     ]
     reports = run_eval(
         make_settings(tmp_path),
@@ -82,7 +80,7 @@ def _fake_llm(models_status: int) -> VLLMClient:
 def test_eval_does_not_cache_answers_whose_llm_verdict_failed(
     embedder: Embedder, tmp_path: Path
 ) -> None:
-    dataset = read_dataset(SAF / "unseen_questions").subset(2)
+    dataset = read_dataset(dataset_dir("saf", "unseen_questions")).subset(2)
     settings = make_settings(tmp_path, llm_enabled=True, llm_health_interval_s=0.2)
     backends = Backends(embedder=embedder, llm=_fake_llm(200), llm_model="fake")
     (records,), _, llm_model, _ = asyncio.run(
@@ -98,7 +96,7 @@ def test_eval_stops_when_the_llm_never_gets_ready(
     embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(app.eval_cli, "LLM_READY_TIMEOUT_S", 1.0)
-    dataset = read_dataset(SAF / "unseen_questions").subset(1)
+    dataset = read_dataset(dataset_dir("saf", "unseen_questions")).subset(1)
     settings = make_settings(tmp_path, llm_enabled=True, llm_health_interval_s=0.2)
     backends = Backends(embedder=embedder, llm=_fake_llm(503), llm_model="fake")
     with pytest.raises(typer.Exit):
@@ -154,7 +152,7 @@ def test_teacher_graded_eval_never_uses_a_measured_label(
     from graders.evaluation.datasets import Dataset
     from graders.evaluation.teacher_graded import grade_with_teacher_graded, picks
 
-    dataset = read_dataset(SAF / "unseen_questions").subset(12)
+    dataset = read_dataset(dataset_dir("saf", "unseen_questions")).subset(12)
     predicted = [len(i.answer) % 7 / 7 for i in dataset.items]  # any scores, no labels
     chosen = picks(dataset, predicted, 4, (0.3, 0.8))
     taught = {i for rows in chosen.values() for i in rows}
@@ -181,7 +179,7 @@ def test_teacher_graded_eval_never_uses_a_measured_label(
 
 
 def test_teacher_graded_report_beside_k0(embedder: Embedder, tmp_path: Path) -> None:
-    dataset = read_dataset(SAF / "unseen_questions").subset(25)
+    dataset = read_dataset(dataset_dir("saf", "unseen_questions")).subset(25)
     reports = run_eval(
         make_settings(tmp_path),
         [dataset],

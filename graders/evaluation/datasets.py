@@ -52,6 +52,7 @@ class Item:
     score: float
     label: Label | None = None
     feedback: str | None = None
+    accuracy: str | None = None  # SemEval-2013's 3-way label (graders.evaluation.semeval)
 
 
 @dataclass
@@ -63,6 +64,11 @@ class Dataset:
     @property
     def labelled(self) -> bool:
         return bool(self.items) and all(i.label is not None for i in self.items)
+
+    @property
+    def semeval(self) -> bool:
+        """SemEval-2013 answers: labelled correct / contradictory / incorrect, not scored."""
+        return bool(self.items) and all(i.accuracy is not None for i in self.items)
 
     def subset(self, per_question: int) -> Dataset:
         """The first ``per_question`` answers of every question (a fixed, small CI subset)."""

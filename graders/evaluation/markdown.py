@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from graders.evaluation.report import Report
+from graders.evaluation.semeval import LABELS as SEMEVAL_LABELS
+from graders.evaluation.semeval_eval import KIND as SEMEVAL
 
 _PREAMBLE = """Written by `rubricate eval` (`make eval`). Every answer is graded through the
 GradingService (rubrics built from the reference answer, embeddings only unless an LLM is
@@ -21,6 +23,13 @@ and ROUGE-L F1 (wording) between our feedback and the teacher's. With teacher-gr
 or exemplars from another split, `rubricate_k0` is the same answers graded without them."""
 
 
+_SEMEVAL = """SemEval-2013 Task 7 folders: each answer graded inline against the question's
+BEST reference answer; the result's label `correct` is correct, else a key point the reader
+read as contradicted makes it contradictory, else incorrect. Accuracy, macro-F1 and weighted-F1
+over the three labels, as published for the shared task."""
+
+_SEMEVAL_COLUMNS = ("accuracy", "macro_f1", "weighted_f1")
+
 _COLUMNS = ("pearson", "spearman", "rmse", "rmse_scaled", "qwk", "accuracy", "macro_f1")
 
 
@@ -28,9 +37,39 @@ def _cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def _semeval(report: Report) -> list[str]:
+    lines = [f"## {report.dataset} ({report.n} answers, calibration `{report.calibration}`)"]
+    lines += ["", "| system | " + " | ".join(_SEMEVAL_COLUMNS) + " |"]
+    lines += ["|---" * (len(_SEMEVAL_COLUMNS) + 1) + "|"]
+    for name, fig in report.overall.items():
+        cells = " | ".join(_cell(fig.get(c)) for c in _SEMEVAL_COLUMNS)
+        lines.append(f"| {name} | {cells} |")
+    matrix = report.confusion.get("rubricate")
+    if matrix:
+        lines += ["", "Human (rows) against rubricate (columns):", ""]
+        lines += ["| human | " + " | ".join(SEMEVAL_LABELS) + " |"]
+        lines += ["|---" * (len(SEMEVAL_LABELS) + 1) + "|"]
+        for label, row in zip(SEMEVAL_LABELS, matrix, strict=True):
+            lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + " |")
+    return [*lines, ""]
+
+
 def markdown(reports: Sequence[Report]) -> str:
     lines = ["# Evaluation", "", _PREAMBLE, ""]
+    semeval = [r for r in reports if r.kind == SEMEVAL]
+    if semeval:
+        lines += [_SEMEVAL, ""]
+    if len(semeval) > 1:  # the folders side by side, as the shared task's tables have them
+        lines += ["| folder | n | " + " | ".join(_SEMEVAL_COLUMNS) + " |"]
+        lines += ["|---" * (len(_SEMEVAL_COLUMNS) + 2) + "|"]
+        for r in semeval:
+            cells = " | ".join(_cell(r.overall["rubricate"].get(c)) for c in _SEMEVAL_COLUMNS)
+            lines.append(f"| {r.dataset} | {r.n} | {cells} |")
+        lines.append("")
     for report in reports:
+        if report.kind == SEMEVAL:
+            lines += _semeval(report)
+            continue
         taught = (
             f", {report.teacher_graded} teacher-graded per question"
             if report.teacher_graded

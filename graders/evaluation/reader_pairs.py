@@ -49,8 +49,19 @@ def saf_first(prompt: str, reference: str) -> str:
     return f"{prompt} Reference: {reference}"
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """Which pairs go in: the alternatives measured side by side in the README."""
+
+    synthetic: bool = True  # negated / antonym-swapped references as contradictions
+    off_topic: bool = True  # answers to other questions cover nothing
+    lessons: bool = True  # the lessons' key points, misconceptions and exemplars
+    every_reference: bool = False  # Beetle: a pair per reference alternative, not BEST only
+    lesson_repeats: int = 2
+
+
 def semeval_pairs(
-    sets: list[SemEvalSet], dev_share: float, rng: random.Random
+    sets: list[SemEvalSet], dev_share: float, rng: random.Random, recipe: Recipe
 ) -> tuple[list[Example], list[SemEvalSet]]:
     train: list[Example] = []
     dev: list[SemEvalSet] = []
@@ -65,20 +76,26 @@ def semeval_pairs(
         )
         kept = [a for a in found.answers if a.question_id not in held]
         for a in kept:
-            best = found.questions[a.question_id].best
-            train.append(Example(best, a.answer, relation=SEMEVAL[a.label], source=found.name))
+            question = found.questions[a.question_id]
+            firsts = [r.text for r in question.references] if recipe.every_reference else []
+            for first in firsts or [question.best]:
+                # An alternative the answer does not match is no contradiction of it.
+                label = SEMEVAL[a.label] if first == question.best or a.label != "correct" else -1
+                if label != -1:
+                    train.append(Example(first, a.answer, relation=label, source=found.name))
         by_question: dict[str, list[str]] = {}
         for a in kept:
             if a.label == "correct":
                 by_question.setdefault(a.question_id, []).append(a.answer)
         questions = [q for q in found.questions.values() if q.id not in held]
         for q in questions:
-            for ref in q.references[:3]:
+            for ref in q.references[:3] if recipe.synthetic else []:
                 train.append(Example(ref.text, ref.text, relation=COVERS, source="synthetic"))
                 flipped = contradict(ref.text, rng)
                 if flipped:
                     train.append(Example(ref.text, flipped, CONTRADICTS, source="synthetic"))
-            train.extend(_off_topic(q.best, q.id, by_question, rng, 4, found.name))
+            if recipe.off_topic:
+                train.extend(_off_topic(q.best, q.id, by_question, rng, 4, found.name))
     return train, dev
 
 
@@ -103,7 +120,7 @@ def _off_topic(
 
 
 def saf_pairs(
-    folder: Path, dev_share: float, rng: random.Random
+    folder: Path, dev_share: float, rng: random.Random, off_topic: bool = True
 ) -> tuple[list[Example], list[tuple[str, str, int, float]]]:
     data = read_saf(folder)
     held = _held(data.questions, dev_share, rng)
@@ -120,7 +137,7 @@ def saf_pairs(
             continue
         train.append(Example(first, item.answer, grade=grade, score=item.score / q.max_score))
         by_question.setdefault(item.question_id, []).append(item.answer)
-    for qid in sorted(by_question):
+    for qid in sorted(by_question) if off_topic else []:
         q = data.questions[qid]
         first = saf_first(q.prompt, q.reference_answer)
         train.extend(_off_topic(first, qid, by_question, rng, 20, "saf", grade=True))
@@ -192,13 +209,14 @@ def build(
     root: Path | None = None,
     dev_share: float = 0.1,
     seed: int = 13,
-    lesson_repeats: int = 2,
+    recipe: Recipe | None = None,
 ) -> Split:
+    recipe = recipe or Recipe()
     rng = random.Random(seed)
     root = root or datasets_dir()
-    semeval, dev_semeval = semeval_pairs(training_sets(root), dev_share, rng)
-    saf, dev_saf = saf_pairs(root / "saf" / "training", dev_share, rng)
-    lesson = lesson_pairs(lessons, rng)
-    train = semeval + saf + lesson * lesson_repeats
+    semeval, dev_semeval = semeval_pairs(training_sets(root), dev_share, rng, recipe)
+    saf, dev_saf = saf_pairs(root / "saf" / "training", dev_share, rng, recipe.off_topic)
+    lesson = lesson_pairs(lessons, rng) if recipe.lessons else []
+    train = semeval + saf + lesson * recipe.lesson_repeats
     rng.shuffle(train)
     return Split(train, dev_semeval, dev_saf)

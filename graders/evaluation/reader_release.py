@@ -4,14 +4,16 @@ figures; the weights' hash is what every result names."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from graders.evaluation.reader_card import card_markdown
 from graders.evaluation.reader_eval import saf_figures, semeval_figures, test_figures
-from graders.evaluation.reader_pairs import build
+from graders.evaluation.reader_pairs import Recipe, build
 from models.reader import CrossEncoderReader, weights_hash
 from models.reader_network import ReaderNetwork, save
 from models.reader_training import TrainConfig, train
@@ -65,10 +67,13 @@ def train_reader(
     sample: int | None = None,
     test_sample: int | None = 60,
     progress: bool = True,
+    max_length: int = 192,
+    recipe: Recipe | None = None,
 ) -> dict[str, Any]:
     """Train and save a reader; returns its card. ``sample``: train on only the first pairs
     (a tiny run); ``test_sample``: the fixed sample of each test folder the card records."""
-    split = build(lessons, datasets, dev_share=dev_share, seed=seed)
+    recipe = recipe or Recipe()
+    split = build(lessons, datasets, dev_share=dev_share, seed=seed, recipe=recipe)
     pairs = split.train[:sample] if sample else split.train
 
     def dev_eval(network: ReaderNetwork, tokenizer: Any) -> dict[str, float]:
@@ -84,6 +89,7 @@ def train_reader(
         return figures
 
     config = TrainConfig(base=base_path(base), output=output, seed=seed, epochs=epochs)
+    config.max_length = max_length
     config.max_steps = max_steps
     network, tokenizer, record = train(pairs, config, dev_eval, progress=progress)
     sources: dict[str, int] = {}
@@ -99,6 +105,7 @@ def train_reader(
         "lr": config.lr,
         "max_length": config.max_length,
         "dev_share": dev_share,
+        "recipe": dataclasses.asdict(recipe),
         "pairs": sources,
         "command": "rubricate " + " ".join(sys.argv[1:]) if sys.argv[1:] else "",
         "licences": LICENCES,
@@ -110,4 +117,5 @@ def train_reader(
     card["test_figures"] = test_figures(reader, datasets, per_folder=test_sample)
     card["weights_sha256_12"] = weights_hash(output)
     (output / "reader.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    (output / "README.md").write_text(card_markdown(card))
     return card

@@ -155,6 +155,7 @@ class Report:
     baselines: dict[str, Any] = field(default_factory=dict)
     teacher_graded: int = 0  # answers per question graded by a teacher first (not measured)
     exemplars_from: str | None = None  # a split whose graded answers served as exemplars
+    kind: str = "scored"  # "semeval2013": SemEval's 3-way labels (graders.evaluation.semeval_eval)
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()

@@ -21,6 +21,8 @@ from typing import Any
 from graders.calibration import question_key
 from graders.evaluation.datasets import Dataset, DatasetQuestion, Item
 from graders.features import FEATURES, Features
+from graders.reader_verdicts import CONTRADICTED
+from graders.result import GradeResult
 from graders.service import GradingService
 from rubrics import Lesson, Question
 
@@ -38,6 +40,7 @@ class Record:
     features: Features
     feedback: str
     question: str = ""
+    contradicted: bool = False  # the reader read a key point as contradicted (SemEval's label)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +50,7 @@ class Record:
             "label": self.label,
             "features": self.features,
             "feedback": self.feedback,
+            "contradicted": self.contradicted,
         }
 
     @staticmethod
@@ -58,6 +62,7 @@ class Record:
             label=str(data["label"]),
             features={k: float(v) for k, v in data["features"].items()},
             feedback=str(data.get("feedback", "")),
+            contradicted=bool(data.get("contradicted", False)),
         )
 
 
@@ -66,8 +71,16 @@ def _key(item: Item, lesson: Lesson, question: Question, service: GradingService
     exemplars = service.exemplars.set_id(lesson.id, question.id)
     parts = [item.id, item.answer, lesson.content_hash, exemplars, service.embedding.model, llm]
     parts += FEATURES
+    if item.accuracy is not None:  # SemEval's label rests on the reader's contradiction
+        parts.append(service.reader.model if service.reader else "no reader")
     text = "\x1f".join(parts)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def reader_contradicted(result: GradeResult) -> bool:
+    """Whether the reader read any key point of the answer as contradicted."""
+    verdicts = (k.graders.get("reader") for k in result.key_points)
+    return any(v is not None and v.flagged == CONTRADICTED for v in verdicts)
 
 
 def _feedback(result_feedback: str, key_point_feedback: list[str]) -> str:
@@ -138,6 +151,7 @@ async def grade_dataset(
                 result.feedback.summary,
                 [k.feedback for k in result.key_points if k.status.value != "met"][:3],
             ),
+            contradicted=reader_contradicted(result),
         )
         records[key] = record
         # An answer whose LLM verdict failed (timeout, server down) is kept for this run but

@@ -1,0 +1,162 @@
+"""The reader: synthetic contradictions, batching, the verdicts it decides, and the real model
+(a tiny training run of the real training code; the shipped weights against their card)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from graders.config import GradingConfig
+from graders.evaluation.contradictions import contradict, negate, swap_antonym
+from graders.evaluation.semeval import datasets_dir
+from graders.matching import Match, Matching
+from graders.reader_verdicts import CONTRADICTED, key_point_credit, key_point_verdict
+from graders.reader_verdicts import misconceptions as read_misconceptions
+from graders.reading import ReaderGrader
+from graders.result import Status
+from models.reader import SHIPPED, Reading, has_reader, load_reader
+from rubrics import load_lessons
+
+LESSON = load_lessons()["instruction-tuning"]
+SC1 = LESSON.question("sc-1")
+assert SC1 is not None
+
+
+def reading(covers: float, contradicts: float, neither: float, score: float = 0.5) -> Reading:
+    return Reading(covers, contradicts, neither, 0.3, 0.3, 0.4, score)
+
+
+def test_negation_adds_or_drops_not() -> None:
+    assert negate("the base weights are frozen") == "the base weights are not frozen"
+    assert negate("a base model does not follow instructions") == (
+        "a base model does follow instructions"
+    )
+    assert negate("it doesn't learn new facts") == "it does learn new facts"
+    assert negate("LoRA trains small matrices") is None
+
+
+def test_antonym_swap_and_contradict_always_change_the_text() -> None:
+    rng = random.Random(0)
+    assert swap_antonym("the voltage increases", rng) == "the voltage decreases"
+    for text in ("pretraining takes more compute", "SFT is cheaper", "it is open"):
+        flipped = contradict(text, rng)
+        assert flipped is not None and flipped != text
+
+
+class CountingReader:
+    """A Reader that records its calls: what batching does, not what the model says."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def read(self, pairs: Sequence[tuple[str, str]]) -> list[Reading]:
+        self.calls.append(len(pairs))
+        return [reading(0.9 if "pretraining" in b else 0.1, 0.0, 0.1) for _, b in pairs]
+
+
+def test_concurrent_reads_share_forward_passes_and_keep_their_order() -> None:
+    backend = CountingReader()
+    grader = ReaderGrader(backend)
+    answers = [f"answer {i} about pretraining" if i % 2 else f"answer {i}" for i in range(8)]
+
+    async def run() -> list[float]:
+        found = await asyncio.gather(*(grader.read(SC1, a) for a in answers))
+        return [r.answer.covers for r in found]
+
+    covers = asyncio.run(run())
+    assert covers == [0.9 if i % 2 else 0.1 for i in range(8)]
+    per_answer = len(SC1.key_points) + len(SC1.misconceptions) + 1
+    assert sum(backend.calls) == 8 * per_answer
+    assert len(backend.calls) < 8  # batched: fewer calls than answers
+
+
+def test_contradicted_key_point_is_missed_with_the_opposite_said() -> None:
+    config = GradingConfig()
+    kp = SC1.key_points[0]
+    credit, feedback = key_point_credit(kp, 0.9, reading(0.1, 0.8, 0.1), config)
+    assert credit == 0.0 and feedback is not None and "opposite" in feedback
+    verdict = key_point_verdict(reading(0.1, 0.8, 0.1), config)
+    assert verdict.status is Status.MISSING and verdict.flagged == CONTRADICTED
+    credit, feedback = key_point_credit(kp, 0.9, reading(0.9, 0.05, 0.05), config)
+    assert feedback is None and credit == pytest.approx(0.9)
+    credit, _ = key_point_credit(kp, 0.7, reading(0.05, 0.05, 0.9), config)
+    assert credit < 0.5  # the embedding's word overlap alone no longer meets it
+
+
+def test_misconception_asserted_only_when_read_and_near_misses_go_to_review() -> None:
+    config = GradingConfig()
+    ids = [m.id for m in SC1.misconceptions]
+    matching = Matching(found={i: Match(0.9, None) for i in ids})
+    from graders.reading import Readings
+
+    said = {ids[0]: reading(0.9, 0.05, 0.05), ids[1]: reading(0.4, 0.1, 0.5)}
+    said |= {i: reading(0.05, 0.9, 0.05) for i in ids[2:]}
+    found, reasons = read_misconceptions(
+        SC1, matching, Readings({}, said, reading(0, 0, 1)), config
+    )
+    assert [m.id for m in found] == [ids[0]]
+    assert found[0].graders == ["reader"]
+    assert any(ids[1] in r for r in reasons)
+
+
+@pytest.mark.integration
+def test_tiny_training_run_writes_a_loadable_reader_with_its_card(tmp_path: Path) -> None:
+    """The real training code, a few steps on a few real pairs."""
+    if not (datasets_dir() / "semeval2013").is_dir():
+        pytest.skip(f"datasets not found in {datasets_dir()}")
+    from graders.evaluation.reader_release import train_reader
+
+    card = train_reader(
+        tmp_path / "r",
+        [LESSON],
+        max_steps=3,
+        sample=48,
+        test_sample=4,
+        progress=False,
+    )
+    assert card["training"]["steps"] == 3 and card["seed"] == 13
+    assert any("SemEval" in entry["dataset"] for entry in card["licences"])
+    reader = load_reader(tmp_path / "r")
+    assert reader.name == f"rubricate-reader@{card['weights_sha256_12']}"
+    [r] = reader.read([("a base model continues text", "it just continues the text")])
+    assert r.covers + r.contradicts + r.neither == pytest.approx(1.0, abs=1e-4)
+    assert 0.0 <= r.score <= 1.0
+
+
+@pytest.mark.integration
+def test_shipped_weights_reproduce_their_card() -> None:
+    if not (datasets_dir() / "semeval2013").is_dir():
+        pytest.skip(f"datasets not found in {datasets_dir()}")
+    from graders.evaluation.reader_eval import test_figures
+
+    assert has_reader(SHIPPED)
+    card = json.loads((SHIPPED / "reader.json").read_text())
+    reader = load_reader()
+    assert reader.name.endswith(card["weights_sha256_12"])
+    figures = test_figures(reader, per_folder=card["test_sample"])
+    for folder, expected in card["test_figures"].items():
+        for name, value in expected.items():
+            assert figures[folder][name] == pytest.approx(value, abs=0.02), (folder, name)
+
+
+@pytest.mark.integration
+def test_the_shipped_reader_tells_a_statement_from_its_opposite_and_from_off_topic() -> None:
+    reader = load_reader()
+    point = "A base model continues text; it does not follow instructions."
+    same, opposite, off = reader.read(
+        [
+            (point, "The base model just keeps writing the text instead of doing what you ask."),
+            (point, "A base model follows your instructions and answers questions."),
+            (point, "LoRA trains small low-rank matrices while the base weights stay fixed."),
+        ]
+    )
+    assert same.covers > max(same.contradicts, same.neither)
+    assert opposite.covers < same.covers
+    assert off.covers < 0.5
