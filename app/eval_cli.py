@@ -247,6 +247,7 @@ def run_eval(
         _grade_all(settings, graded, cache_dir, concurrency, backends)
     )
     entry = cal.entry(embedding_model, llm_model) if cal else None
+    reader_weight = settings.grading.reader_calibrated_weight if settings.reader_enabled else 0.0
     version = cal.version if cal and entry else settings.grading.calibration_version
     baselines = stored
     if fit is not None:
@@ -259,7 +260,9 @@ def run_eval(
             reports.append(semeval_report(dataset, recs, version))
             continue
         assert baselines is not None
-        report, outputs = evaluate(dataset, recs, entry, baselines, version, feedback)
+        report, outputs = evaluate(
+            dataset, recs, entry, baselines, version, feedback, reader_weight
+        )
         reports.append(report)
         first_scores.append(outputs["rubricate"].scores)
         plots(output, dataset, outputs, report)
@@ -275,7 +278,15 @@ def run_eval(
                 continue
             rest = Dataset(dataset.name, dataset.questions, [dataset.items[i] for i in measured])
             report, _ = evaluate(rest, recs, None, baselines, version)
-            zero, _ = evaluate(rest, [records[n][i] for i in measured], entry, baselines, version)
+            zero, _ = evaluate(
+                rest,
+                [records[n][i] for i in measured],
+                entry,
+                baselines,
+                version,
+                None,
+                reader_weight,
+            )
             report.overall = {"rubricate": report.overall["rubricate"]} | {
                 "rubricate_k0": zero.overall["rubricate"],
                 **{name: f for name, f in report.overall.items() if name != "rubricate"},

@@ -81,10 +81,6 @@ class Assembler:
 
     def misconceptions(self, draft: Draft) -> tuple[list[MisconceptionResult], list[str]]:
         """Misconceptions asserted, and review reasons for those that could not be."""
-        if draft.readings is not None:
-            return reader_verdicts.misconceptions(
-                draft.question, draft.matching, draft.readings, self.config
-            )
         found: list[MisconceptionResult] = []
         reasons: list[str] = []
         abstained: dict[str, Abstention] = {}
@@ -172,7 +168,7 @@ class Assembler:
                 )
                 credit = round((1 - vote.strength) * credit + vote.strength * said, 4)
                 confidence = round(max(confidence, vote.strength), 3)
-            opposite = None
+            opposite = None  # the reader's feedback for a key point the answer contradicts
             if draft.readings is not None:
                 reading = draft.readings.key_points[k.id]
                 verdicts["reader"] = reader_verdicts.key_point_verdict(reading, self.config)
@@ -237,6 +233,11 @@ class Assembler:
 
     def result(self, draft: Draft, *, student_id: str | None, empty: bool) -> GradeResult:
         misconceptions, reasons = ([], []) if empty else self.misconceptions(draft)
+        if draft.readings is not None and misconceptions:
+            misconceptions, unread = reader_verdicts.confirm_misconceptions(
+                misconceptions, draft.readings, self.config
+            )
+            reasons += unread
         contradicted: dict[str, str] = {}
         rubric_misconceptions = {m.id: m for m in draft.question.misconceptions}
         for found in misconceptions:
@@ -252,7 +253,7 @@ class Assembler:
             # Exemplars graded as a whole (no key points named): their score votes.
             percent = round((1 - vote.strength) * percent + vote.strength * vote.percent, 4)
             score = round(percent * max_score, 3)
-        if draft.readings is not None and draft.question.key_points and not empty:
+        if draft.readings is not None and not empty:
             percent = reader_verdicts.answer_percent(percent, draft.readings, self.config)
             score = round(percent * max_score, 3)
         label = label_of(percent, self.config)

@@ -33,7 +33,8 @@ def calibrated(
     prediction = entry.predict([values], [key])[0]
     percent, label = prediction.percent, prediction.label
     if readings is not None:
-        percent, label = _with_reader(prediction, readings, config)
+        read = reader_features(readings)
+        percent, label = with_reader(prediction, read, config.reader_calibrated_weight)
     if vote is not None and vote.strength > 0:
         percent = round((1 - vote.strength) * percent + vote.strength * vote.percent, 4)
         label = label_of(percent, config)
@@ -63,18 +64,28 @@ def calibrated(
     )
 
 
-def _with_reader(
-    prediction: Prediction, readings: Readings, config: GradingConfig
+READER_FEATURES = ("reader_score", "reader_correct", "reader_partial", "reader_incorrect")
+
+
+def reader_features(readings: Readings) -> dict[str, float]:
+    """The reader's grade of the whole answer, as named values (kept with the features)."""
+    r = readings.answer
+    values = (r.score, r.correct, r.partially_correct, r.incorrect)
+    return dict(zip(READER_FEATURES, values, strict=True))
+
+
+def with_reader(
+    prediction: Prediction, values: dict[str, float], weight: float
 ) -> tuple[float, Label]:
     """The calibration's score and label probabilities averaged with the reader's grade of
-    the answer against the question and its reference, at ``reader_calibrated_weight``."""
-    w = config.reader_calibrated_weight
-    r = readings.answer
-    percent = round((1 - w) * prediction.percent + w * r.score, 4)
+    the answer against the question and its reference (``reader_features``), at ``weight``."""
+    percent = round((1 - weight) * prediction.percent + weight * values["reader_score"], 4)
     mine = {
-        Label.CORRECT: r.correct,
-        Label.PARTIALLY_CORRECT: r.partially_correct,
-        Label.INCORRECT: r.incorrect,
+        Label.CORRECT: values["reader_correct"],
+        Label.PARTIALLY_CORRECT: values["reader_partial"],
+        Label.INCORRECT: values["reader_incorrect"],
     }
-    probs = {c: (1 - w) * prediction.probabilities.get(c, 0.0) + w * mine[c] for c in mine}
+    probs = {
+        c: (1 - weight) * prediction.probabilities.get(c, 0.0) + weight * mine[c] for c in mine
+    }
     return percent, max(probs, key=lambda c: probs[c])

@@ -6,20 +6,12 @@ from __future__ import annotations
 
 from graders.config import GradingConfig
 from graders.ensemble import status_of
-from graders.matching import Matching
 from graders.reading import Readings
-from graders.result import Evidence, GraderVerdict, MisconceptionResult, Status
+from graders.result import GraderVerdict, MisconceptionResult, Status
 from models.reader import Reading
-from rubrics import KeyPoint, Question
+from rubrics import KeyPoint
 
 CONTRADICTED = "the answer contradicts it"
-
-
-def _evidence(matching: Matching, owner: str) -> Evidence | None:
-    segment = matching[owner].evidence if owner in matching.found else None
-    if segment is None:
-        return None
-    return Evidence(text=segment.text, start=segment.start, end=segment.end)
 
 
 def contradicted(reading: Reading, config: GradingConfig) -> bool:
@@ -52,32 +44,25 @@ def key_point_credit(
     return round((1 - weight) * credit + weight * reading.covers, 4), None
 
 
-def misconceptions(
-    question: Question, matching: Matching, readings: Readings, config: GradingConfig
+def confirm_misconceptions(
+    found: list[MisconceptionResult], readings: Readings, config: GradingConfig
 ) -> tuple[list[MisconceptionResult], list[str]]:
-    """Asserted only where the reader reads the misconception in the answer; a reading just
-    short of that goes to review, never to the student."""
-    found: list[MisconceptionResult] = []
+    """A misconception the other graders found stands only where the reader reads it in the
+    answer too (``covers`` at least ``reader_assert`` and above ``contradicts``); one it does
+    not read is dropped, with a review reason, never told to the student."""
+    kept: list[MisconceptionResult] = []
     reasons: list[str] = []
-    for m in question.misconceptions:
+    for m in found:
         r = readings.misconceptions[m.id]
-        stated = r.covers >= config.reader_assert and r.covers >= max(r.contradicts, r.neither)
-        if not stated:
-            if r.covers >= config.reader_assert - 0.15 and r.covers >= r.contradicts:
-                reasons.append(f"misconception {m.id} possibly stated (reader {r.covers:.2f})")
-            continue
-        found.append(
-            MisconceptionResult(
-                id=m.id,
-                text=m.text,
-                confidence=round(r.covers, 3),
-                evidence=_evidence(matching, m.id),
-                feedback=m.feedback,
-                lesson_key_point=m.lesson_key_point,
-                graders=["reader"],
+        if r.covers >= config.reader_assert and r.covers >= r.contradicts:
+            graders = [*m.graders, "reader"]
+            kept.append(m.model_copy(update={"graders": graders}))
+        else:
+            reasons.append(
+                f"misconception {m.id} not asserted: the reader does not read it in the answer "
+                f"(covers {r.covers:.2f}, contradicts {r.contradicts:.2f})"
             )
-        )
-    return found, reasons
+    return kept, reasons
 
 
 def answer_percent(percent: float, readings: Readings, config: GradingConfig) -> float:

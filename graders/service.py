@@ -8,20 +8,15 @@ from importlib import metadata
 
 from graders.admission import Admission
 from graders.assemble import Assembler, Draft
-from graders.auto_rubric import (
-    ADHOC_PREFIX,
-    AutoKeyPoint,
-    adhoc_lesson,
-    llm_key_points,
-    split_reference,
-)
-from graders.calibrated import calibrated
+from graders.auto_rubric import ADHOC_PREFIX
+from graders.calibrated import calibrated, reader_features
 from graders.calibration import Calibration, CalibrationEntry
 from graders.config import GradingConfig
 from graders.embedding import EmbeddingGrader
 from graders.errors import AnswerTooLong, LLMRequired, UnknownLesson, UnknownQuestion
 from graders.exemplars import ExemplarBank, GradedAnswer, rubric_exemplars
 from graders.features import Features, extract
+from graders.inline_rubrics import InlineRubrics
 from graders.llm import LLMGrader
 from graders.llm_step import LLMStep
 from graders.question_fit import QuestionFit, fit_question
@@ -30,8 +25,6 @@ from graders.result import GradeResult
 from rubrics import Lesson, Question
 
 log = logging.getLogger(__name__)
-INLINE_CACHE = 1024  # distinct inline questions whose rubric is kept
-GROUNDED = 0.5  # similarity an LLM key point needs to some sentence of the reference
 
 
 def _version() -> str:
@@ -67,7 +60,7 @@ class GradingService:
         # reference answer, what the shipped calibration was fitted on); the YAML
         # lessons keep their hand-set scoring unless a calibration file is configured.
         self.calibrate_lessons = calibrate_lessons
-        self._inline: dict[tuple[str, str, float, str | None], Lesson] = {}
+        self.inline = InlineRubrics(embedding, llm)
         # The interactive budget: how long grade() and grade_inline() let the LLM take
         # (None: as long as it needs). Admission control skips the LLM when it cannot.
         self.llm_budget_s = llm_budget_s
@@ -188,36 +181,8 @@ class GradingService:
     async def inline_lesson(
         self, prompt: str, reference_answer: str, max_score: float, question_id: str | None
     ) -> Lesson:
-        """The rubric of an inline question, built once per distinct question.
-
-        With the LLM ready, it extracts and rephrases the key points; only points that
-        resemble the reference answer are kept, beside the plain split of the reference.
-        """
-        key = (prompt, reference_answer, max_score, question_id)
-        lesson = self._inline.get(key)
-        if lesson is None:
-            points = None
-            if self.llm is not None and self.llm.ready:
-                extracted = await llm_key_points(self.llm.client, prompt, reference_answer)
-                points = await self._grounded(extracted, reference_answer, prompt)
-            lesson = adhoc_lesson(
-                prompt, reference_answer, max_score, question_id=question_id, key_points=points
-            )
-            await self.embedding.prepare_question(lesson)
-            self._inline[key] = lesson
-            while len(self._inline) > INLINE_CACHE:
-                self._inline.pop(next(iter(self._inline)))
-        return lesson
-
-    async def _grounded(
-        self, points: list[AutoKeyPoint], reference: str, prompt: str
-    ) -> list[AutoKeyPoint]:
-        """Drop LLM key points that say something the reference answer does not."""
-        split = split_reference(reference, prompt)
-        sentences = [phrasing for p in split for phrasing in p.phrasings]
-        similarity = await self.embedding.similarities([p.text for p in points], sentences)
-        kept = [p for p, row in zip(points, similarity, strict=True) if row.max() >= GROUNDED]
-        return kept or split
+        """The rubric of an inline question, built once per distinct question."""
+        return await self.inline.lesson(prompt, reference_answer, max_score, question_id)
 
     async def grade_question(
         self,
@@ -278,6 +243,8 @@ class GradingService:
             bare = dataclasses.replace(draft, readings=None)
             plain = self.assembler.result(bare, student_id=student_id, empty=empty)
         values = await extract(self.embedding, self.config, question, answer, plain)
+        if draft.readings is not None:
+            values |= reader_features(draft.readings)
         if entry is not None:
             assert self.calibration is not None
             fit = self._fits.get((lesson.id, question.id))

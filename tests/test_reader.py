@@ -14,9 +14,12 @@ import pytest
 from graders.config import GradingConfig
 from graders.evaluation.contradictions import contradict, negate, swap_antonym
 from graders.evaluation.semeval import datasets_dir
-from graders.matching import Match, Matching
-from graders.reader_verdicts import CONTRADICTED, key_point_credit, key_point_verdict
-from graders.reader_verdicts import misconceptions as read_misconceptions
+from graders.reader_verdicts import (
+    CONTRADICTED,
+    confirm_misconceptions,
+    key_point_credit,
+    key_point_verdict,
+)
 from graders.reading import ReaderGrader
 from graders.result import Status
 from models.reader import SHIPPED, Reading, has_reader, load_reader
@@ -90,20 +93,30 @@ def test_contradicted_key_point_is_missed_with_the_opposite_said() -> None:
     assert credit < 0.5  # the embedding's word overlap alone no longer meets it
 
 
-def test_misconception_asserted_only_when_read_and_near_misses_go_to_review() -> None:
+def test_misconception_stands_only_where_the_reader_reads_it() -> None:
+    from graders.reading import Readings
+    from graders.result import MisconceptionResult
+
     config = GradingConfig()
     ids = [m.id for m in SC1.misconceptions]
-    matching = Matching(found={i: Match(0.9, None) for i in ids})
-    from graders.reading import Readings
-
-    said = {ids[0]: reading(0.9, 0.05, 0.05), ids[1]: reading(0.4, 0.1, 0.5)}
-    said |= {i: reading(0.05, 0.9, 0.05) for i in ids[2:]}
-    found, reasons = read_misconceptions(
-        SC1, matching, Readings({}, said, reading(0, 0, 1)), config
-    )
-    assert [m.id for m in found] == [ids[0]]
-    assert found[0].graders == ["reader"]
-    assert any(ids[1] in r for r in reasons)
+    found = [
+        MisconceptionResult(
+            id=i,
+            text=i,
+            confidence=0.9,
+            evidence=None,
+            feedback="f",
+            lesson_key_point=None,
+            graders=["embedding"],
+        )
+        for i in ids[:3]
+    ]
+    said = {ids[0]: reading(0.9, 0.05, 0.05), ids[1]: reading(0.3, 0.6, 0.1)}
+    said[ids[2]] = reading(0.45, 0.1, 0.45)
+    kept, reasons = confirm_misconceptions(found, Readings({}, said, reading(0, 0, 1)), config)
+    assert [m.id for m in kept] == [ids[0]]
+    assert kept[0].graders == ["embedding", "reader"]
+    assert len(reasons) == 2 and all("not asserted" in r for r in reasons)
 
 
 @pytest.mark.integration

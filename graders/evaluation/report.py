@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from graders.calibrated import with_reader
 from graders.calibration import CalibrationEntry
 from graders.evaluation.datasets import Dataset
 from graders.evaluation.metrics import (
@@ -110,11 +111,24 @@ class SystemOutput:
 
 
 def predictions(
-    records: Sequence[Record], entry: CalibrationEntry | None, baselines: Baselines
+    records: Sequence[Record],
+    entry: CalibrationEntry | None,
+    baselines: Baselines,
+    reader_weight: float = 0.0,
 ) -> dict[str, SystemOutput]:
     if entry is not None:
         made = entry.predict([r.features for r in records], [r.question for r in records])
         ours = SystemOutput([p.percent for p in made], [p.label for p in made])
+        if reader_weight > 0:
+            # As the service does (graders.calibrated): the reader's grade beside the fit,
+            # where the answer was read (an empty one is not).
+            blended = [
+                with_reader(p, r.features, reader_weight)
+                if "reader_score" in r.features
+                else (p.percent, p.label)
+                for p, r in zip(made, records, strict=True)
+            ]
+            ours = SystemOutput([b[0] for b in blended], [b[1] for b in blended])
     else:
         ours = SystemOutput([r.percent for r in records], [Label(r.label) for r in records])
     cos = _cosine(records)
@@ -168,13 +182,14 @@ def evaluate(
     baselines: Baselines,
     calibration: str,
     feedback: dict[str, float] | None = None,
+    reader_weight: float = 0.0,
 ) -> tuple[Report, dict[str, SystemOutput]]:
     max_scores = [dataset.questions[i.question_id].max_score for i in dataset.items]
     human = [i.score / m for i, m in zip(dataset.items, max_scores, strict=True)]
     labelled = dataset.labelled
     human_labels = [i.label for i in dataset.items if i.label] if labelled else None
     steps = discrete_scale([i.score for i in dataset.items], max(max_scores))
-    outputs = predictions(records, entry, baselines)
+    outputs = predictions(records, entry, baselines, reader_weight)
     overall = {
         name: _figures(human, human_labels, out, max(max_scores), steps)
         for name, out in outputs.items()

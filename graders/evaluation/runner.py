@@ -71,8 +71,9 @@ def _key(item: Item, lesson: Lesson, question: Question, service: GradingService
     exemplars = service.exemplars.set_id(lesson.id, question.id)
     parts = [item.id, item.answer, lesson.content_hash, exemplars, service.embedding.model, llm]
     parts += FEATURES
-    if item.accuracy is not None:  # SemEval's label rests on the reader's contradiction
-        parts.append(service.reader.model if service.reader else "no reader")
+    # The reader and the grading settings decide the label too.
+    parts += [service.reader.model if service.reader else "no reader"]
+    parts += [service.config.model_dump_json()]
     text = "\x1f".join(parts)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
