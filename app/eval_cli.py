@@ -151,8 +151,7 @@ def eval_targets(paths: Sequence[Path], per_question: int | None = None) -> list
 
 
 def _eval_settings(no_llm: bool) -> Settings:
-    settings = Settings()
-    return settings.model_copy(update={"llm_enabled": False}) if no_llm else settings
+    return Settings().model_copy(update={"llm_enabled": False} if no_llm else {})
 
 
 def eval_command(
@@ -278,15 +277,8 @@ def run_eval(
                 continue
             rest = Dataset(dataset.name, dataset.questions, [dataset.items[i] for i in measured])
             report, _ = evaluate(rest, recs, None, baselines, version)
-            zero, _ = evaluate(
-                rest,
-                [records[n][i] for i in measured],
-                entry,
-                baselines,
-                version,
-                None,
-                reader_weight,
-            )
+            k0 = [records[n][i] for i in measured]
+            zero, _ = evaluate(rest, k0, entry, baselines, version, None, reader_weight)
             report.overall = {"rubricate": report.overall["rubricate"]} | {
                 "rubricate_k0": zero.overall["rubricate"],
                 **{name: f for name, f in report.overall.items() if name != "rubricate"},

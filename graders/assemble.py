@@ -35,9 +35,7 @@ from rubrics import Lesson, Question
 
 # The exemplars' vote must be at least this strong to overrule a misconception; to assert
 # one alone, at least EXEMPLAR_ASSERT strong, with HELD_BY of its weight holding it.
-EXEMPLAR_SAY = 0.4
-EXEMPLAR_ASSERT = 0.5
-HELD_BY = 0.75
+EXEMPLAR_SAY, EXEMPLAR_ASSERT, HELD_BY = 0.4, 0.5, 0.75
 
 
 def evidence_of(segment: Segment | None) -> Evidence | None:
@@ -233,11 +231,9 @@ class Assembler:
 
     def result(self, draft: Draft, *, student_id: str | None, empty: bool) -> GradeResult:
         misconceptions, reasons = ([], []) if empty else self.misconceptions(draft)
-        if draft.readings is not None and misconceptions:
-            misconceptions, unread = reader_verdicts.confirm_misconceptions(
-                misconceptions, draft.readings, self.config
-            )
-            reasons += unread
+        if draft.readings is not None and misconceptions:  # only what the reader reads stands
+            read = reader_verdicts.confirm(misconceptions, draft.readings, self.config)
+            misconceptions, reasons = read[0], reasons + read[1]
         contradicted: dict[str, str] = {}
         rubric_misconceptions = {m.id: m for m in draft.question.misconceptions}
         for found in misconceptions:

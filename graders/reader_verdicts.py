@@ -44,7 +44,7 @@ def key_point_credit(
     return round((1 - weight) * credit + weight * reading.covers, 4), None
 
 
-def confirm_misconceptions(
+def confirm(
     found: list[MisconceptionResult], readings: Readings, config: GradingConfig
 ) -> tuple[list[MisconceptionResult], list[str]]:
     """A misconception the other graders found stands only where the reader reads it in the

@@ -16,7 +16,7 @@ from graders.evaluation.contradictions import contradict, negate, swap_antonym
 from graders.evaluation.semeval import datasets_dir
 from graders.reader_verdicts import (
     CONTRADICTED,
-    confirm_misconceptions,
+    confirm,
     key_point_credit,
     key_point_verdict,
 )
@@ -113,7 +113,7 @@ def test_misconception_stands_only_where_the_reader_reads_it() -> None:
     ]
     said = {ids[0]: reading(0.9, 0.05, 0.05), ids[1]: reading(0.3, 0.6, 0.1)}
     said[ids[2]] = reading(0.45, 0.1, 0.45)
-    kept, reasons = confirm_misconceptions(found, Readings({}, said, reading(0, 0, 1)), config)
+    kept, reasons = confirm(found, Readings({}, said, reading(0, 0, 1)), config)
     assert [m.id for m in kept] == [ids[0]]
     assert kept[0].graders == ["embedding", "reader"]
     assert len(reasons) == 2 and all("not asserted" in r for r in reasons)
