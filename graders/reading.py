@@ -51,15 +51,22 @@ class ReaderGrader:
         self._running: asyncio.Task[None] | None = None
 
     async def read(self, question: Question, answer: str) -> Readings:
-        kps = [(k.id, k.text) for k in question.key_points]
-        mis = [(m.id, m.text) for m in question.misconceptions]
-        pairs = [(text, answer) for _, text in kps + mis]
-        pairs.append((answer_first(question), answer))
-        readings = await self._submit(pairs)
+        """Each key point's text, each misconception's text and phrasings (the reading that
+        covers most stands for it: a misconception is often stated by halves), and the
+        question with its reference, read against the answer in one call."""
+        firsts: list[tuple[str, str]] = [("k:" + k.id, k.text) for k in question.key_points]
+        for m in question.misconceptions:
+            firsts += [("m:" + m.id, text) for text in dict.fromkeys([m.text, *m.phrasings])]
+        firsts.append(("answer", answer_first(question)))
+        readings = await self._submit([(text, answer) for _, text in firsts])
+        best: dict[str, Reading] = {}
+        for (owner, _), reading in zip(firsts, readings, strict=True):
+            if owner not in best or reading.covers > best[owner].covers:
+                best[owner] = reading
         return Readings(
-            key_points={k: r for (k, _), r in zip(kps, readings, strict=False)},
-            misconceptions={m: r for (m, _), r in zip(mis, readings[len(kps) :], strict=False)},
-            answer=readings[-1],
+            key_points={k.id: best["k:" + k.id] for k in question.key_points},
+            misconceptions={m.id: best["m:" + m.id] for m in question.misconceptions},
+            answer=best["answer"],
         )
 
     async def graded_vote(

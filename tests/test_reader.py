@@ -75,7 +75,8 @@ def test_concurrent_reads_share_forward_passes_and_keep_their_order() -> None:
 
     covers = asyncio.run(run())
     assert covers == [0.9 if i % 2 else 0.1 for i in range(8)]
-    per_answer = len(SC1.key_points) + len(SC1.misconceptions) + 1
+    texts = [len(dict.fromkeys([m.text, *m.phrasings])) for m in SC1.misconceptions]
+    per_answer = len(SC1.key_points) + sum(texts) + 1
     assert sum(backend.calls) == 8 * per_answer
     assert len(backend.calls) < 8  # batched: fewer calls than answers
 
