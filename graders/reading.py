@@ -15,6 +15,8 @@ from models.reader import Reader, Reading
 from rubrics import Question
 
 MAX_PAIRS = 96  # pairs of one reader call
+CLEAR = 0.6  # a point's text read as covered at least this much needs no phrasing read
+PHRASINGS = 4  # phrasings read for a point its text does not clearly cover
 
 
 def answer_first(question: Question) -> str:
@@ -51,23 +53,39 @@ class ReaderGrader:
         self._running: asyncio.Task[None] | None = None
 
     async def read(self, question: Question, answer: str) -> Readings:
-        """Each key point's text, each misconception's text and phrasings (the reading that
-        covers most stands for it: a misconception is often stated by halves), and the
-        question with its reference, read against the answer in one call."""
-        firsts: list[tuple[str, str]] = [("k:" + k.id, k.text) for k in question.key_points]
-        for m in question.misconceptions:
-            firsts += [("m:" + m.id, text) for text in dict.fromkeys([m.text, *m.phrasings])]
+        """Each key point's and misconception's text, and the question with its reference,
+        read against the answer; then, for a point its text does not clearly cover, up to
+        PHRASINGS of its phrasings (a point is often stated in other words, or by halves).
+        The reading that covers most stands for the point."""
+        points = [("k:" + k.id, k) for k in question.key_points]
+        points += [("m:" + m.id, m) for m in question.misconceptions]
+        firsts = [(owner, p.text) for owner, p in points]
         firsts.append(("answer", answer_first(question)))
-        readings = await self._submit([(text, answer) for _, text in firsts])
-        best: dict[str, Reading] = {}
-        for (owner, _), reading in zip(firsts, readings, strict=True):
-            if owner not in best or reading.covers > best[owner].covers:
-                best[owner] = reading
+        best = await self._best(firsts, answer, {})
+        unclear = [
+            (owner, text)
+            for owner, p in points
+            if best[owner].covers < CLEAR
+            for text in [t for t in p.phrasings if t != p.text][:PHRASINGS]
+        ]
+        best = await self._best(unclear, answer, best)
         return Readings(
             key_points={k.id: best["k:" + k.id] for k in question.key_points},
             misconceptions={m.id: best["m:" + m.id] for m in question.misconceptions},
             answer=best["answer"],
         )
+
+    async def _best(
+        self, firsts: list[tuple[str, str]], answer: str, best: dict[str, Reading]
+    ) -> dict[str, Reading]:
+        if not firsts:
+            return best
+        readings = await self._submit([(text, answer) for _, text in firsts])
+        best = dict(best)
+        for (owner, _), reading in zip(firsts, readings, strict=True):
+            if owner not in best or reading.covers > best[owner].covers:
+                best[owner] = reading
+        return best
 
     async def graded_vote(
         self, graded: list[GradedAnswer], answer: str, *, leave_out: bool = False
