@@ -167,18 +167,18 @@ class Assembler:
                 credit = round((1 - vote.strength) * credit + vote.strength * said, 4)
                 confidence = round(max(confidence, vote.strength), 3)
             opposite = None  # the reader's feedback for a key point the answer contradicts
-            if draft.readings is not None:
-                reading = draft.readings.key_points[k.id]
+            if draft.readings is not None and (reading := draft.readings.key_points[k.id]):
                 verdicts["reader"] = reader_verdicts.key_point_verdict(reading, self.config)
                 credit, opposite = reader_verdicts.key_point_credit(k, credit, reading, self.config)
+                if reader_verdicts.disagrees(credit, reading, self.config):
+                    disagreements.append(k.id)
             status = status_of(credit) if len(verdicts) > 1 else combined.status
             feedback = k.feedback_met if status is Status.MET else k.feedback_missed
             if status is Status.PARTIAL:
                 feedback = "Partly there. " + k.feedback_missed
-            if opposite is not None:
-                status, credit, feedback = Status.MISSING, 0.0, opposite
-            if k.id in contradicted:
-                status, credit, feedback = Status.MISSING, 0.0, contradicted[k.id]
+            against = contradicted.get(k.id, opposite)  # a misconception's, else the reader's
+            if against is not None:
+                status, credit, feedback = Status.MISSING, 0.0, against
             if combined.disagreement:
                 disagreements.append(k.id)
             evidence = verdicts["embedding"].evidence if status is not Status.MISSING else None

@@ -32,7 +32,7 @@ def calibrated(
     key = question_key(question.prompt, question.reference_answer)
     prediction = entry.predict([values], [key])[0]
     percent, label = prediction.percent, prediction.label
-    if readings is not None:
+    if readings is not None and config.reader_calibrated_weight > 0:
         read = reader_features(readings)
         percent, label = with_reader(prediction, read, config.reader_calibrated_weight)
     if vote is not None and vote.strength > 0:

@@ -41,18 +41,19 @@ class GradingConfig(BaseModel):
     exemplar_row_threshold: float = Field(default=0.85, ge=0, le=1.01)
     # An LLM at a lower share of the ensemble than this cannot assert a misconception alone.
     llm_misconception_share: float = Field(default=0.5, ge=0, le=1)
-    # The reader (a cross-encoder trained on human grades): its share of a key point's credit,
-    # the probability at which it asserts a misconception or reads a key point as
-    # contradicted, and its grade's share of the answer's score.
-    reader_key_point_weight: float = Field(default=0.5, ge=0, le=1)
+    # The reader (a cross-encoder trained on human grades). Always: a key point it reads as
+    # contradicted with at least ``reader_contradicts`` is missed, and a misconception it reads
+    # as contradicted does not stand. Its shares below are 0 by default (README, "The
+    # reader": where it measured better and where it did not): of a key point's credit, of a
+    # rubric answer's score, of a calibrated grade, and the vote of graded answers read
+    # against a new one. ``reader_assert``: reading a misconception at least this much
+    # confirms it.
+    reader_contradicts: float = Field(default=0.8, ge=0, le=1)
     reader_assert: float = Field(default=0.5, ge=0, le=1)
-    reader_contradicts: float = Field(default=0.5, ge=0, le=1)
-    reader_answer_weight: float = Field(default=0.3, ge=0, le=1)
-    # On a calibrated question (inline, from a reference answer): the reader's share of the
-    # score and of the label's probabilities beside the calibration's.
-    reader_calibrated_weight: float = Field(default=0.5, ge=0, le=1)
-    # Teacher-graded answers of a question, read against a new answer: their vote's share.
-    reader_graded_weight: float = Field(default=0.5, ge=0, le=1)
+    reader_key_point_weight: float = Field(default=0.0, ge=0, le=1)
+    reader_answer_weight: float = Field(default=0.0, ge=0, le=1)
+    reader_calibrated_weight: float = Field(default=0.0, ge=0, le=1)
+    reader_graded_weight: float = Field(default=0.0, ge=0, le=1)
     llm_examples: int = Field(
         default=3, ge=0, le=10, description="Nearest graded examples shown to the LLM (few-shot)."
     )

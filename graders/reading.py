@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from graders.exemplars import GradedAnswer
 from models.reader import Reader, Reading
-from rubrics import Question
+from rubrics import KeyPoint, Misconception, Question
 
 MAX_PAIRS = 96  # pairs of one reader call
 CLEAR = 0.6  # a point's text read as covered at least this much needs no phrasing read
@@ -57,7 +57,9 @@ class ReaderGrader:
         read against the answer; then, for a point its text does not clearly cover, up to
         PHRASINGS of its phrasings (a point is often stated in other words, or by halves).
         The reading that covers most stands for the point."""
-        points = [("k:" + k.id, k) for k in question.key_points]
+        points: list[tuple[str, KeyPoint | Misconception]] = [
+            ("k:" + k.id, k) for k in question.key_points
+        ]
         points += [("m:" + m.id, m) for m in question.misconceptions]
         firsts = [(owner, p.text) for owner, p in points]
         firsts.append(("answer", answer_first(question)))
@@ -88,13 +90,13 @@ class ReaderGrader:
         return best
 
     async def graded_vote(
-        self, graded: list[GradedAnswer], answer: str, *, leave_out: bool = False
+        self, graded: list[GradedAnswer], answer: str, *, leave_out: bool = False, weight: float
     ) -> tuple[float, float] | None:
         """The question's graded answers (rubric exemplars, teacher grades) read against this
         answer, as a vote (graders.reader_verdicts.graded_vote). ``leave_out``: an exemplar
         with this very answer does not vote."""
         voters = [g for g in graded if not (leave_out and g.answer == answer)]
-        if not voters:
+        if not voters or weight <= 0:
             return None
         readings = await self._submit([(g.answer, answer) for g in voters])
         return graded_vote([g.percent for g in voters], readings)

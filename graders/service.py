@@ -251,7 +251,10 @@ class GradingService:
             read_vote = None
             if self.reader is not None and not empty:
                 graded = self.exemplars.examples(lesson.id, question.id)
-                read_vote = await self.reader.graded_vote(graded, answer, leave_out=leave_out)
+                weight = self.config.reader_graded_weight
+                read_vote = await self.reader.graded_vote(
+                    graded, answer, leave_out=leave_out, weight=weight
+                )
             result = calibrated(
                 result,
                 lesson,

@@ -17,6 +17,7 @@ from graders.evaluation.semeval import datasets_dir
 from graders.reader_verdicts import (
     CONTRADICTED,
     confirm,
+    disagrees,
     key_point_credit,
     key_point_verdict,
 )
@@ -82,20 +83,23 @@ def test_concurrent_reads_share_forward_passes_and_keep_their_order() -> None:
     assert len(backend.calls) < 16  # batched: fewer calls than the answers' two reads
 
 
-def test_contradicted_key_point_is_missed_with_the_opposite_said() -> None:
-    config = GradingConfig()
+def test_contradiction_is_advice_until_the_reader_has_a_share() -> None:
     kp = SC1.key_points[0]
-    credit, feedback = key_point_credit(kp, 0.9, reading(0.1, 0.8, 0.1), config)
-    assert credit == 0.0 and feedback is not None and "opposite" in feedback
-    verdict = key_point_verdict(reading(0.1, 0.8, 0.1), config)
+    advice, shared = GradingConfig(), GradingConfig(reader_key_point_weight=0.5)
+    opposite = reading(0.1, 0.85, 0.05)
+    verdict = key_point_verdict(opposite, advice)
     assert verdict.status is Status.MISSING and verdict.flagged == CONTRADICTED
-    credit, feedback = key_point_credit(kp, 0.9, reading(0.9, 0.05, 0.05), config)
+    assert key_point_credit(kp, 0.9, opposite, advice) == (0.9, None)
+    assert disagrees(0.9, opposite, advice) and not disagrees(0.0, opposite, advice)
+    credit, feedback = key_point_credit(kp, 0.9, opposite, shared)
+    assert credit == 0.0 and feedback is not None and "opposite" in feedback
+    credit, feedback = key_point_credit(kp, 0.9, reading(0.9, 0.05, 0.05), shared)
     assert feedback is None and credit == pytest.approx(0.9)
-    credit, _ = key_point_credit(kp, 0.7, reading(0.05, 0.05, 0.9), config)
-    assert credit < 0.5  # the embedding's word overlap alone no longer meets it
+    credit, _ = key_point_credit(kp, 0.7, reading(0.05, 0.05, 0.9), shared)
+    assert credit < 0.5  # with a share, the embedding's word overlap alone no longer meets it
 
 
-def test_misconception_stands_only_where_the_reader_reads_it() -> None:
+def test_a_misconception_the_reader_reads_as_denied_goes_to_review() -> None:
     from graders.reading import Readings
     from graders.result import MisconceptionResult
 
@@ -113,12 +117,15 @@ def test_misconception_stands_only_where_the_reader_reads_it() -> None:
         )
         for i in ids[:3]
     ]
-    said = {ids[0]: reading(0.9, 0.05, 0.05), ids[1]: reading(0.3, 0.6, 0.1)}
+    said = {ids[0]: reading(0.9, 0.05, 0.05), ids[1]: reading(0.1, 0.85, 0.05)}
     said[ids[2]] = reading(0.45, 0.1, 0.45)
-    kept, reasons = confirm(found, Readings({}, said, reading(0, 0, 1)), config)
-    assert [m.id for m in kept] == [ids[0]]
-    assert kept[0].graders == ["embedding", "reader"]
-    assert len(reasons) == 2 and all("not asserted" in r for r in reasons)
+    readings = Readings({}, said, reading(0, 0, 1))
+    kept, reasons = confirm(found, readings, config)
+    assert [m.id for m in kept] == ids[:3]
+    assert kept[0].graders == ["embedding", "reader"] and kept[2].graders == ["embedding"]
+    assert len(reasons) == 1 and ids[1] in reasons[0] and "contradicting" in reasons[0]
+    kept, _ = confirm(found, readings, GradingConfig(reader_key_point_weight=0.5))
+    assert [m.id for m in kept] == [ids[0], ids[2]]  # with a share, the reader decides
 
 
 @pytest.mark.integration
