@@ -115,7 +115,6 @@ class CrossEncoderReader:
             if second not in answers:
                 answers[second] = self._tokenize(second)
             encoded.append(self._pair(self._ids(first), answers[second]))
-        out: list[Reading] = []
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
         found: dict[int, Reading] = {}
         with torch.inference_mode():
@@ -136,8 +135,7 @@ class CrossEncoderReader:
                 score = result["score"].numpy()
                 for row, i in enumerate(chunk):
                     found[i] = _reading(relation[row], grade[row], float(score[row]))
-        out = [found[i] for i in range(len(encoded))]
-        return out
+        return [found[i] for i in range(len(encoded))]
 
 
 def _reading(relation: np.ndarray[Any, Any], grade: np.ndarray[Any, Any], score: float) -> Reading:
