@@ -1,0 +1,52 @@
+"""The same answers get the same grades: the lesson answer bank graded now, with the real
+embedding model and the shipped reader, against the record written before a refactoring
+(``python -m bench.grade_snapshot``; rewrite it only when grades are meant to change)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.grade_snapshot import RECORD, grade_bank
+from graders.evaluation.grade_snapshot import differences, record
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("reader", [False, True], ids=["reader_off", "reader_on"])
+async def test_lesson_bank_grades_are_unchanged(reader: bool) -> None:
+    old = json.loads(RECORD.read_text())["reader_on" if reader else "reader_off"]
+    now = await grade_bank(reader)
+    changed = differences(old, now)
+    assert not changed, "\n".join(changed[:20])
+
+
+def test_differences_sees_a_changed_grade() -> None:
+    from graders.result import Feedback, GradeResult, Label, Versions
+
+    def result(label: Label, percent: float) -> GradeResult:
+        return GradeResult(
+            lesson_id="l",
+            question_id="q",
+            score=percent,
+            max_score=1.0,
+            percent=percent,
+            label=label,
+            confidence=0.5,
+            needs_review=False,
+            key_points=[],
+            misconceptions=[],
+            feedback=Feedback(summary="s", by_lesson_key_point=[]),
+            graders={},
+            versions=Versions(
+                rubricate="x", embedding_model="e", llm_model=None, rubric_hash="h", calibration="c"
+            ),
+        )
+
+    same = record(result(Label.CORRECT, 0.9))
+    assert differences([same], [record(result(Label.CORRECT, 0.9004))]) == []
+    changed = differences([same], [record(result(Label.PARTIALLY_CORRECT, 0.6))])
+    assert any("label" in line for line in changed)
+    assert any("percent" in line for line in changed)
