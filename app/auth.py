@@ -19,7 +19,7 @@ import typer
 from fastapi import Depends, Request
 
 from app.settings import Settings
-from graders.errors import RubricateError
+from graders.core.errors import RubricateError
 
 PREFIX = "scrypt"
 N, R, P = 2**14, 8, 1

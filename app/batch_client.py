@@ -20,9 +20,9 @@ import typer
 from app.batches import open_batches
 from app.runtime import load_all_lessons, runtime
 from app.settings import Settings
-from graders.batch.models import FINISHED, BatchInfo
 from graders.batch.report import render_html
-from graders.batch.store import sqlite_url
+from graders.store.batch_records import FINISHED, BatchInfo
+from graders.store.batch_store import sqlite_url
 
 
 def result_format(out: Path) -> Literal["csv", "jsonl"]:

@@ -7,13 +7,13 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from app.settings import Settings
-from graders.batch import BatchManager, BatchStore
-from graders.batch.engine import ChunkQueue
-from graders.batch.store import sqlite_url
-from graders.db import is_postgres
-from graders.errors import BatchEngineUnavailable
-from graders.grades import GradeBook
-from graders.service import GradingService
+from graders.batch.manager import BatchManager
+from graders.core.errors import BatchEngineUnavailable
+from graders.service.grading_service import GradingService
+from graders.store.batch_store import BatchStore, sqlite_url
+from graders.store.chunk_queue import ChunkQueue
+from graders.store.database import is_postgres
+from graders.workflow.grade_book import GradeBook
 
 
 def database_url(settings: Settings) -> str:

@@ -11,19 +11,19 @@ from typing import Annotated
 import typer
 
 from app.eval_cli import SAF_ROOT, _eval_settings, _grade_all, _read
-from graders.calibration import (
+from graders.calibration.calibration_file import (
     DEFAULT_FILE,
     Calibration,
-    CalibrationEntry,
-    fit_calibration_entry,
     load_calibration,
     make_version,
     pair_key,
 )
+from graders.calibration.features import FEATURES
+from graders.calibration.prediction import CalibrationEntry
+from graders.evaluation.calibration_fit import fit_calibration_entry
 from graders.evaluation.datasets import Dataset, merge
 from graders.evaluation.report import fit_baselines
 from graders.evaluation.runner import Record
-from graders.features import FEATURES
 
 
 def calibrate_command(

@@ -16,8 +16,8 @@ from app.eval_cli import eval_command
 from app.reader_cli import reader_cli
 from app.runtime import load_all_lessons, runtime
 from app.settings import Settings
-from graders.errors import RubricateError
-from graders.result import GradeResult, Status
+from graders.core.errors import RubricateError
+from graders.core.result import GradeResult, Status
 from rubrics import RubricFileError
 from rubrics.loader import lesson_files, load_lesson_file
 

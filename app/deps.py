@@ -9,11 +9,11 @@ from fastapi import Depends, Request
 from app.metrics import Metrics
 from app.runtime import Runtime
 from app.settings import Settings
-from graders.errors import NotReady
-from graders.grades import GradeBook
-from graders.grades.release import Releases
-from graders.grades.teaching import Teaching
-from graders.service import GradingService
+from graders.core.errors import NotReady
+from graders.service.grading_service import GradingService
+from graders.workflow.grade_book import GradeBook
+from graders.workflow.release import Releases
+from graders.workflow.teaching import Teaching
 from rubrics import Lesson
 
 

@@ -19,11 +19,7 @@ import typer
 
 from app.runtime import Backends, load_all_lessons, runtime
 from app.settings import Settings
-from graders.calibration import (
-    DEFAULT_FILE,
-    Calibration,
-    load_calibration,
-)
+from graders.calibration.calibration_file import DEFAULT_FILE, Calibration, load_calibration
 from graders.evaluation.datasets import Dataset, read_dataset
 from graders.evaluation.feedback import feedback_closeness
 from graders.evaluation.folders import read_targets
@@ -37,7 +33,7 @@ from graders.evaluation.teacher_graded import (
     grade_with_exemplars,
     grade_with_teacher_graded,
 )
-from graders.llm import LLMGrader
+from graders.scoring.llm_grader import LLMGrader
 
 # The SAF dataset, in RUBRICATE_DATASETS_DIR (default ../shared/datasets beside the repository).
 SAF_ROOT = datasets_dir() / "saf"

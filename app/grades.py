@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from app.batches import database_url
 from app.settings import Settings
 from graders.batch.procrastinate_queue import ensure_schema, make_app
-from graders.grades import GradeBook, GradeStore, Refiner
-from graders.grades.refine_jobs import RefineJobs
-from graders.grades.release import Releases
-from graders.grades.teaching import Teaching
-from graders.service import GradingService
+from graders.service.grading_service import GradingService
+from graders.store.grade_store import GradeStore
+from graders.workflow.grade_book import GradeBook
+from graders.workflow.refine_jobs import RefineJobs
+from graders.workflow.refiner import Refiner
+from graders.workflow.release import Releases
+from graders.workflow.teaching import Teaching
 
 log = logging.getLogger(__name__)
 RETENTION_EVERY_S = 3600.0

@@ -7,8 +7,8 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graders.admission import Admission
-from graders.result import GradeResult
+from graders.core.result import GradeResult
+from graders.service.llm_admission import Admission
 
 
 class Metrics:

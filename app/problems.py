@@ -14,7 +14,7 @@ from starlette.routing import Match
 
 from app.auth import Forbidden, NotAuthenticated
 from app.lti.errors import STATUSES as LTI_STATUSES
-from graders.errors import (
+from graders.core.errors import (
     AnswerTooLong,
     BadBatchFile,
     BadReview,

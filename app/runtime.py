@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.settings import Settings
-from graders.admission import Admission
-from graders.calibration import DEFAULT_FILE as DEFAULT_CALIBRATION
-from graders.calibration import Calibration, load_calibration
-from graders.config import GradingConfig
-from graders.embedding import EmbeddingGrader
-from graders.llm import LLMGrader
-from graders.reading import ReaderGrader
-from graders.service import GradingService
+from graders.calibration.calibration_file import DEFAULT_FILE as DEFAULT_CALIBRATION
+from graders.calibration.calibration_file import Calibration, load_calibration
+from graders.core.config import GradingConfig
+from graders.scoring.embedding_grader import EmbeddingGrader
+from graders.scoring.llm_grader import LLMGrader
+from graders.scoring.reader_grader import ReaderGrader
+from graders.service.grading_service import GradingService
+from graders.service.llm_admission import Admission
 from models.batching import BatchingEmbedder
 from models.embedder import EMBEDDERS, Embedder
 from models.llm import LLM_CLIENTS, LLMBackend, LLMSettings

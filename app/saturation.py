@@ -6,7 +6,7 @@ throughput finishes within the deadline (``app/saturation_limit.py``). One more 
 immediate 503 problem with ``Retry-After`` instead of joining a queue it would wait past
 its deadline in. A request counts until its embedding grade is done: its wait for the
 LLM, bounded by admission control and the LLM budget, does not hold the service's
-capacity (graders/stage.py). Pure ASGI, in front of the routes.
+capacity (graders/service/waiting.py). Pure ASGI, in front of the routes.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.metrics import Metrics
 from app.saturation_limit import GradingLimit
-from graders.stage import on_llm_wait
+from graders.service.waiting import on_llm_wait
 
 GRADING = ("/v1/grade", "/lti/grade")
 

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import AnyHttpUrl, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from graders.config import GradingConfig
+from graders.core.config import GradingConfig
 from models.llm_settings import URLList
 
 

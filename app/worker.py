@@ -5,7 +5,7 @@ The worker builds exactly the grading the API uses (:func:`app.runtime.runtime`,
 grade book from :func:`app.grades.open_grades` without its retention sweep, which stays
 with the API) and runs :meth:`graders.batch.grading.ChunkGrader.grade_chunk` per chunk
 job. With an LLM configured it also takes the refinement jobs
-(:mod:`graders.grades.refine_jobs`): the background LLM pass of every pending grade,
+(:mod:`graders.workflow.refine_jobs`): the background LLM pass of every pending grade,
 interactive or batch, runs on workers and not in API processes.
 """
 
@@ -21,9 +21,9 @@ from app.settings import Settings
 from graders.batch.grading import ChunkGrader
 from graders.batch.procrastinate_queue import QUEUE, ensure_schema, make_app
 from graders.batch.procrastinate_worker import register, serve
-from graders.batch.store import BatchStore
-from graders.grades import refine_jobs
-from graders.grades.refining import Refinement
+from graders.store.batch_store import BatchStore
+from graders.workflow import refine_jobs
+from graders.workflow.refining import Refinement
 
 log = logging.getLogger(__name__)
 REFINE_STALE_S = 300.0  # a refinement claimed this long ago by a worker that died is retaken

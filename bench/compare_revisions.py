@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from graders.calibration import fit_entry
+from graders.calibration.features import Features
+from graders.core.result import Label
+from graders.evaluation.calibration_fit import fit_entry
 from graders.evaluation.datasets import Dataset, read_dataset
 from graders.evaluation.metrics import macro_f1
 from graders.evaluation.semeval import datasets_dir
-from graders.features import Features
-from graders.result import Label
 
 # SAF in the datasets folder: RUBRICATE_DATASETS_DIR, default ../shared/datasets.
 SAF = (datasets_dir() / "saf").resolve()

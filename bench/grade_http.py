@@ -15,7 +15,7 @@ import time
 import httpx
 
 from bench.common import percentile, server, student_answers
-from graders.text import segments
+from graders.language.segments import segments
 
 LESSON = "instruction-tuning"
 Answers = list[tuple[str, str]]

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from bench.common import percentile, server
-from graders.llm import INSTRUCTIONS, LLMGrader, fence, rubric_block, verdict_schema
+from graders.scoring.llm_grader import INSTRUCTIONS, LLMGrader, fence, rubric_block, verdict_schema
 from models.vllm_server import ManagedVLLM
 from rubrics import load_lessons
 

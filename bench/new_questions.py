@@ -48,11 +48,11 @@ from bench.compare_revisions import (
     leave_question_out,
     targets,
 )
+from graders.calibration.features import Features
+from graders.core.result import Label
 from graders.evaluation.datasets import Dataset, read_dataset
 from graders.evaluation.metrics import label_figures, pearson
 from graders.evaluation.runner import grade_dataset
-from graders.features import Features
-from graders.result import Label
 
 Array = np.ndarray[Any, Any]
 FLOOR = (
@@ -177,7 +177,7 @@ def finetuned(rows: list[Features], data: Dataset, folds: int = 3) -> list[Featu
 def diagnose(rows: list[Features], data: Dataset, run: Run) -> None:
     from sklearn.metrics import roc_auc_score
 
-    from graders.calibration import fit_cuts
+    from graders.evaluation.calibration_fit import fit_cuts
     from graders.evaluation.metrics import label_index
 
     _, labels, groups = targets(data)

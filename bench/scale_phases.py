@@ -49,7 +49,7 @@ async def route_class(
     policy: str, urls: Sequence[str], rows: list[dict[str, str]], shards: int
 ) -> None:
     """Send every row's real grading prompt through ``policy`` to the replicas at ``urls``."""
-    from graders.llm import LLMGrader
+    from graders.scoring.llm_grader import LLMGrader
     from models.llm_replicas import ReplicatedLLM
     from models.llm_settings import LLMSettings
     from models.vllm_client import VLLMClient

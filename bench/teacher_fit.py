@@ -27,11 +27,11 @@ import numpy as np
 from app.runtime import load_all_lessons, runtime
 from app.settings import Settings
 from bench.compare_revisions import SAF, TRAINING_CACHE, leave_question_out, targets
+from graders.calibration.question_fit import QuestionFit, fit_question, pick_informative
+from graders.core.result import Label
 from graders.evaluation.datasets import read_dataset
 from graders.evaluation.metrics import label_figures
 from graders.evaluation.runner import grade_dataset
-from graders.question_fit import QuestionFit, fit_question, pick_informative
-from graders.result import Label
 
 Array = np.ndarray[Any, Any]
 Fit = Callable[[Sequence[float], Sequence[float], Sequence[str], tuple[float, float]], QuestionFit]

@@ -10,14 +10,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graders.grades.book import GradeBook
-from graders.grades.queue import review_queue
-from graders.grades.regrade import regrade
-from graders.grades.review import TeacherReview
-from graders.grades.store import GradeStore, StoredGrade
-from graders.grades.teaching import Teaching
-from graders.result import Label
-from graders.service import GradingService
+from graders.core.result import Label
+from graders.service.grading_service import GradingService
+from graders.store.grade_store import GradeStore, StoredGrade
+from graders.workflow.grade_book import GradeBook
+from graders.workflow.regrade import regrade
+from graders.workflow.review import TeacherReview
+from graders.workflow.review_queue import review_queue
+from graders.workflow.teaching import Teaching
 from rubrics import Lesson, Question
 
 CHECKPOINTS = (5, 10, 20)

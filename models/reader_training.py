@@ -1,7 +1,8 @@
 """Training the reader: offline only, apart from serving (models/reader.py).
 
-Takes plain ``Example`` pairs (whoever builds them: graders/reader_data.py from the human-graded
-datasets and the lessons) and fits models/reader_network.py's heads and encoder together.
+Takes plain ``Example`` pairs (whoever builds them: graders/evaluation/reader_pairs.py from
+the human-graded datasets and the lessons) and fits models/reader_network.py's heads and
+encoder together.
 Deterministic for a seed on one machine: seeded torch, a seeded order, no data-loader workers.
 """
 

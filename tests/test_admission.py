@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graders.admission import Admission
+from graders.service.llm_admission import Admission
 
 
 class Clock:

@@ -12,15 +12,16 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli
-from graders.auto_rubric import adhoc_lesson, llm_key_points, split_reference
-from graders.calibration import (
+from graders.calibration.calibration_file import (
     Calibration,
-    fit_calibration_entry,
     load_calibration,
     make_version,
     pair_key,
-    question_key,
 )
+from graders.calibration.features import FEATURES
+from graders.calibration.prediction import question_key
+from graders.core.result import Label
+from graders.evaluation.calibration_fit import fit_calibration_entry
 from graders.evaluation.datasets import read_dataset, read_jsonl
 from graders.evaluation.metrics import (
     label_figures,
@@ -30,8 +31,7 @@ from graders.evaluation.metrics import (
     score_figures,
     spearman,
 )
-from graders.features import FEATURES
-from graders.result import Label
+from graders.language.rubric_from_reference import adhoc_lesson, llm_key_points, split_reference
 from models.llm import LLMError
 from tests.conftest import dataset_dir
 

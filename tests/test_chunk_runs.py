@@ -15,13 +15,14 @@ import pytest
 from sqlalchemy import text
 
 from app.runtime import Backends, load_all_lessons, runtime
-from graders.batch.engine import Chunk, ChunkOutcome
 from graders.batch.grading import ChunkGrader
 from graders.batch.intake import answer_hash, normalise_answer
 from graders.batch.procrastinate_queue import ProcrastinateQueue, ensure_schema, make_app
-from graders.batch.store import BatchStore
-from graders.batch.tables import NewRow
-from graders.grades import GradeBook, GradeStore
+from graders.store.batch_store import BatchStore
+from graders.store.batch_tables import NewRow
+from graders.store.chunk_queue import Chunk, ChunkOutcome
+from graders.store.grade_store import GradeStore
+from graders.workflow.grade_book import GradeBook
 from models.embedder import Embedder
 from tests.batch_fixtures import LESSON, pg_available, pg_schema_url
 from tests.conftest import make_settings

@@ -18,7 +18,7 @@ import typer
 import app.eval_cli
 from app.eval_cli import _grade_all, run_eval
 from app.runtime import Backends
-from graders.calibration import DEFAULT_FILE, load_calibration
+from graders.calibration.calibration_file import DEFAULT_FILE, load_calibration
 from graders.evaluation.datasets import read_dataset
 from models.embedder import Embedder
 from models.llm import LLMSettings, VLLMClient

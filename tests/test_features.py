@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from graders.auto_rubric import adhoc_lesson
-from graders.calibration import fit_cuts, fit_entry
-from graders.config import GradingConfig
-from graders.embedding import EmbeddingGrader, align
-from graders.features import FEATURES, content_words, new_word_overlap
-from graders.result import Label
+from graders.calibration.features import FEATURES, content_words, new_word_overlap
+from graders.core.config import GradingConfig
+from graders.core.result import Label
+from graders.evaluation.calibration_fit import fit_cuts, fit_entry
+from graders.language.rubric_from_reference import adhoc_lesson
+from graders.scoring.embedding_grader import EmbeddingGrader, align
 from models.batching import BatchingEmbedder
 from models.embedder import Embedder, TokenVectors
 

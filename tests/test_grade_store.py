@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from graders.grades.store import GradeStore, NewGrade
+from graders.store.grade_store import GradeStore, NewGrade
 from tests.batch_fixtures import database_urls
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from app.runtime import Backends, load_all_lessons, runtime
+from graders.core.result import GradeResult
 from graders.evaluation.bank import overlap, read_bank, summarize
-from graders.exemplars import GradedAnswer
-from graders.result import GradeResult
-from graders.service import GradingService
+from graders.scoring.exemplar_vote import GradedAnswer
+from graders.service.grading_service import GradingService
 from models.embedder import Embedder
 from tests.conftest import DATA, make_settings
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from app.runtime import Backends
-from graders.llm import INSTRUCTIONS, fence, verdict_schema
+from graders.scoring.llm_grader import INSTRUCTIONS, fence, verdict_schema
 from models.embedder import Embedder
 from models.llm import LLMSettings, VLLMClient
 from rubrics import load_lessons

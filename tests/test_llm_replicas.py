@@ -16,7 +16,7 @@ import pytest
 
 from app.runtime import Backends, _llm_client, _servers
 from app.settings import Settings
-from graders.llm import LLMGrader
+from graders.scoring.llm_grader import LLMGrader
 from models.embedder import Embedder
 from models.llm import LLMRejected, LLMSettings, LLMTimeout, VLLMClient
 from models.llm_replicas import ReplicatedLLM

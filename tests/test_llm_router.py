@@ -27,7 +27,7 @@ import pytest
 
 from app.runtime import Backends, _llm_client
 from app.settings import Settings
-from graders.llm import LLMGrade, LLMGrader, LLMGradingFailed
+from graders.scoring.llm_grader import LLMGrade, LLMGrader, LLMGradingFailed
 from models.llm_errors import LLMBadResponse
 from models.llm_replicas import ReplicatedLLM
 from models.vllm_server import free_port

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graders.polarity import difference
+from graders.language.opposites import difference
 
 
 @pytest.mark.parametrize(

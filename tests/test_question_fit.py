@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graders.question_fit import fit_question, pick_informative
+from graders.calibration.question_fit import fit_question, pick_informative
 
 
 def test_picks_spread_over_scores_and_near_cuts_without_labels() -> None:

@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from graders.config import GradingConfig
+from graders.core.config import GradingConfig
+from graders.core.result import Status
 from graders.evaluation.contradictions import contradict, negate, swap_antonym
 from graders.evaluation.semeval import datasets_dir
-from graders.reader_verdicts import (
+from graders.scoring.reader_grader import PHRASINGS, ReaderGrader
+from graders.verdict.reader_verdicts import (
     CONTRADICTED,
     confirm,
     disagrees,
     key_point_credit,
     key_point_verdict,
 )
-from graders.reading import PHRASINGS, ReaderGrader
-from graders.result import Status
 from models.reader import SHIPPED, Reading, has_reader, load_reader
 from rubrics import load_lessons
 
@@ -100,8 +100,8 @@ def test_contradiction_is_advice_until_the_reader_has_a_share() -> None:
 
 
 def test_a_misconception_the_reader_reads_as_denied_goes_to_review() -> None:
-    from graders.reading import Readings
-    from graders.result import MisconceptionResult
+    from graders.core.result import MisconceptionResult
+    from graders.scoring.reader_grader import Readings
 
     config = GradingConfig()
     ids = [m.id for m in SC1.misconceptions]

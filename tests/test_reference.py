@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graders.auto_rubric import MAX_KEY_POINTS, adhoc_lesson, split_reference
-from graders.reference import blocks, counted_things, logical_lines, one_for_each
+from graders.language.reference_parsing import blocks, counted_things, logical_lines, one_for_each
+from graders.language.rubric_from_reference import MAX_KEY_POINTS, adhoc_lesson, split_reference
 
 WRAPPED = """Data plane: Responsible for packet forwarding. Individual switches just execute
 actions according to their flow tables decided upon by the control plane.

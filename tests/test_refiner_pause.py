@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
-from graders.grades.refiner import Refiner
+from graders.workflow.refiner import Refiner
 
 
 def test_pauses_only_above_the_threshold() -> None:
@@ -32,7 +32,7 @@ def test_pauses_only_above_the_threshold() -> None:
 def test_students_preempt_a_running_refinement(tmp_path: Path) -> None:
     """A burst of students cancels the LLM pass under way; the grade waits, its attempt not
     counted, and is refined once the burst is over."""
-    from graders.grades.store import GradeStore
+    from graders.store.grade_store import GradeStore
     from tests.test_grade_store import new
 
     store = GradeStore(f"sqlite:///{tmp_path / 'g.db'}")

@@ -24,7 +24,7 @@ async def test_lesson_bank_grades_are_unchanged(reader: bool) -> None:
 
 
 def test_differences_sees_a_changed_grade() -> None:
-    from graders.result import Feedback, GradeResult, Label, Versions
+    from graders.core.result import Feedback, GradeResult, Label, Versions
 
     def result(label: Label, percent: float) -> GradeResult:
         return GradeResult(

@@ -11,7 +11,7 @@ from starlette.types import Receive, Scope, Send
 from app.metrics import Metrics
 from app.saturation import Saturation
 from app.saturation_limit import GradingLimit
-from graders.stage import waiting_for_llm
+from graders.service.waiting import waiting_for_llm
 
 
 async def slow_app(scope: Scope, receive: Receive, send: Send) -> None:

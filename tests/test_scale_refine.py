@@ -24,8 +24,8 @@ from sqlalchemy import create_engine, text
 
 from app.runtime import Backends
 from graders.batch.procrastinate_queue import ensure_schema, make_app
-from graders.grades.refine_jobs import TASK, RefineJobs
-from graders.grades.store import GradeStore, NewGrade
+from graders.store.grade_store import GradeStore, NewGrade
+from graders.workflow.refine_jobs import TASK, RefineJobs
 from models.embedder import Embedder
 from tests.batch_fixtures import LESSON, pg_available, pg_schema_url
 from tests.conftest import LiveServer, make_settings

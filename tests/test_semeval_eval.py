@@ -12,7 +12,8 @@ import typer
 
 from app.eval_cli import eval_targets, run_eval
 from app.runtime import Backends
-from graders.calibration import DEFAULT_FILE, load_calibration
+from graders.calibration.calibration_file import DEFAULT_FILE, load_calibration
+from graders.core.result import GradeResult, GraderVerdict, KeyPointResult, Status
 from graders.evaluation.datasets import Dataset, DatasetQuestion, Item
 from graders.evaluation.folders import read_targets, semeval_folders, xml_format
 from graders.evaluation.markdown import markdown
@@ -23,8 +24,7 @@ from graders.evaluation.semeval_eval import (
     semeval_label,
     semeval_report,
 )
-from graders.reader_verdicts import CONTRADICTED
-from graders.result import GradeResult, GraderVerdict, KeyPointResult, Status
+from graders.verdict.reader_verdicts import CONTRADICTED
 from models.embedder import Embedder
 from tests.conftest import dataset_dir, make_settings
 

@@ -23,10 +23,10 @@ from bench.teacher_loop import (
     reviewed_to_reach,
     simulate,
 )
-from graders.grades.book import GradeBook
-from graders.grades.store import StoredGrade
-from graders.result import Label
-from graders.service import GradingService
+from graders.core.result import Label
+from graders.service.grading_service import GradingService
+from graders.store.grade_store import StoredGrade
+from graders.workflow.grade_book import GradeBook
 from models.embedder import Embedder
 from rubrics import Lesson, Question, load_lessons
 from tests.conftest import DATA, make_settings

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from graders.choices import grade_choice
-from graders.text import is_negated, segments
+from graders.language.options import grade_choice
+from graders.language.segments import is_negated, segments
 from rubrics import Choice
 
 OPTIONS = {

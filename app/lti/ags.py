@@ -21,7 +21,7 @@ import httpx
 from app.lti.keys import ToolKey
 from app.lti.launch import SCORE_SCOPE
 from app.lti.store import LtiStore, Passback, Platform
-from graders.result import GradeResult
+from graders.core.result import GradeResult
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graders.errors import RubricateError
+from graders.core.errors import RubricateError
 
 
 class LtiError(RubricateError):

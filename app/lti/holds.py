@@ -4,7 +4,7 @@ A grade made while the LLM had no time for it would reach the LMS twice (now, an
 refined). Instead it is held: the LMS gets it once its refinement settles, or after
 ``lti_passback_wait_s`` (the teacher's setting) with the grade as it stands then.
 Whether the LMS takes it as final (``FullyGraded``) or as ``PendingManual`` follows the
-question's release policy (graders.grades.release). A teacher's review of a launch's
+question's release policy (graders.workflow.release). A teacher's review of a launch's
 grade is always passed back, as final, replacing what the LMS had.
 """
 
@@ -21,10 +21,10 @@ from fastapi import FastAPI
 from app.lti.ags import score_payload
 from app.lti.state import LtiState, ensure
 from app.lti.store import Hold
-from graders.errors import UnknownGrade
-from graders.grades import GradeBook
-from graders.grades.release import Releases
-from graders.result import GradeResult
+from graders.core.errors import UnknownGrade
+from graders.core.result import GradeResult
+from graders.workflow.grade_book import GradeBook
+from graders.workflow.release import Releases
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from app.lti.launch import JwksCache
 from app.lti.legacy import import_legacy
 from app.lti.store import LtiStore, Platform
 from app.settings import Settings
-from graders.db import sqlite_url
+from graders.store.database import sqlite_url
 
 
 @dataclass

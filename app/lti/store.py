@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.lti import tables as t
 from app.lti.models import Hold, Passback, Platform, Session
-from graders.db import open_engine, sqlite_url
+from graders.store.database import open_engine, sqlite_url
 
 __all__ = ["Hold", "LtiStore", "Passback", "Platform", "Session", "token_hash"]
 CLAIM_LEASE_S = 120.0  # a passback claimed by a process that died is retried after this

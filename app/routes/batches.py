@@ -10,10 +10,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from app.auth import require_teacher
 from app.deps import SettingsDep
-from graders.batch import BatchInfo, BatchManager
-from graders.batch.manager import save_upload
+from graders.batch.manager import BatchManager, save_upload
 from graders.batch.report import ClassReport, render_html
-from graders.errors import BadBatchFile, NotReady, UploadTooLarge
+from graders.core.errors import BadBatchFile, NotReady, UploadTooLarge
+from graders.store.batch_records import BatchInfo
 
 router = APIRouter(prefix="/v1", tags=["batches"], dependencies=[Depends(require_teacher)])
 

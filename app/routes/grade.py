@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from app.deps import BookDep, MetricsDep, ServiceDep
 from app.schemas import GradeRequest
-from graders.result import GradeResult
+from graders.core.result import GradeResult
 
 router = APIRouter(prefix="/v1", tags=["grading"])
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from app.auth import require_teacher
 from app.deps import BookDep
-from graders.result import GradeResult
+from graders.core.result import GradeResult
 
 router = APIRouter(prefix="/v1/grades", tags=["grades"])
 

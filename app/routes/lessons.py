@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from app.deps import LessonsDep
 from app.schemas import LessonOut, LessonSummary, lesson_detail, lesson_summary
-from graders.errors import UnknownLesson
+from graders.core.errors import UnknownLesson
 
 router = APIRouter(prefix="/v1/lessons", tags=["lessons"])
 

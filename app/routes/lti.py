@@ -28,8 +28,8 @@ from app.lti.launch import (
 from app.lti.state import LtiState, ensure, lifespan
 from app.lti.store import Hold, Session
 from app.schemas import PassbackOut
-from graders.errors import NotReady, UnknownLesson, UnknownQuestion
-from graders.result import GradeResult
+from graders.core.errors import NotReady, UnknownLesson, UnknownQuestion
+from graders.core.result import GradeResult
 
 router = APIRouter(tags=["lti"], lifespan=lifespan)
 

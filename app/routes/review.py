@@ -1,6 +1,6 @@
 """Teacher in the loop: the review queue, teacher grades, agreement, regrading, erasure.
 
-Teacher-only (API key, or loopback without keys). Route bodies call graders/grades.
+Teacher-only (API key, or loopback without keys). Route bodies call graders/workflow.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.auth import TeacherDep, require_teacher
 from app.deps import BookDep, ReleasesDep, TeachingDep
 from app.routes.batches import BatchesDep
-from graders.grades.agreement import Agreement, agreement
-from graders.grades.queue import ReviewQueue, review_queue
-from graders.grades.regrade import RegradePlan, regrade
-from graders.grades.release import ReleasePolicy, ReleaseState
-from graders.grades.review import TeacherReview
-from graders.result import GradeResult
+from graders.core.result import GradeResult
+from graders.workflow.agreement import Agreement, agreement
+from graders.workflow.regrade import RegradePlan, regrade
+from graders.workflow.release import ReleasePolicy, ReleaseState
+from graders.workflow.review import TeacherReview
+from graders.workflow.review_queue import ReviewQueue, review_queue
 
 router = APIRouter(prefix="/v1", tags=["teacher review"], dependencies=[Depends(require_teacher)])
 LessonQuery = Annotated[str, Query(min_length=1, max_length=200)]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from app.auth import require_teacher
 from app.deps import LessonsDep
-from graders.errors import UnknownLesson
+from graders.core.errors import UnknownLesson
 
 router = APIRouter(
     prefix="/v1/admin/lessons", tags=["teacher"], dependencies=[Depends(require_teacher)]

@@ -3,7 +3,7 @@
 Every answer is graded by :meth:`GradingService.grade`. Identical answers (same lesson,
 question and normalised text) are graded once per batch, at most ``concurrency`` grades
 run at a time, and the rows' results are saved in one transaction
-(:meth:`graders.batch.store.BatchStore.save`), each row's grade also kept in the grade
+(:meth:`graders.store.batch_store.BatchStore.save`), each row's grade also kept in the grade
 store. All writes are idempotent, so a chunk run twice leaves one result per row.
 """
 
@@ -14,12 +14,12 @@ import logging
 
 from sqlalchemy.exc import IntegrityError
 
-from graders.batch.engine import Chunk, ChunkOutcome
-from graders.batch.store import BatchStore, PendingRow
-from graders.errors import RubricateError
-from graders.grades.book import GradeBook
-from graders.result import GradeResult
-from graders.service import GradingService
+from graders.core.errors import RubricateError
+from graders.core.result import GradeResult
+from graders.service.grading_service import GradingService
+from graders.store.batch_store import BatchStore, PendingRow
+from graders.store.chunk_queue import Chunk, ChunkOutcome
+from graders.workflow.grade_book import GradeBook
 
 log = logging.getLogger(__name__)
 

@@ -14,15 +14,15 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
-from graders.batch.engine import Chunk
 from graders.batch.grading import ChunkGrader
-from graders.batch.store import BatchStore
+from graders.store.batch_store import BatchStore
+from graders.store.chunk_queue import Chunk
 
 log = logging.getLogger(__name__)
 
 
 class InProcessQueue:
-    """A :class:`graders.batch.engine.ChunkQueue` that pulls pending rows from the store."""
+    """A :class:`graders.store.chunk_queue.ChunkQueue` that pulls pending rows from the store."""
 
     name = "inprocess"
     chunk_rows = 0  # plans no chunks: pending rows are the queue

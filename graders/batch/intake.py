@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from graders.errors import UploadTooLarge
+from graders.core.errors import UploadTooLarge
 
 _SPACES = re.compile(r"[ \t\f\v\u00a0]+")
 _BLANK_LINES = re.compile(r"\n{3,}")

@@ -1,7 +1,7 @@
 """The batch manager: takes uploads in, hands them to the grading engine, streams results out.
 
 Every answer is graded by :class:`graders.batch.grading.ChunkGrader`; the engine
-(:class:`graders.batch.engine.ChunkQueue`) decides where and when: a background task in
+(:class:`graders.store.chunk_queue.ChunkQueue`) decides where and when: a background task in
 this process, or ``rubricate worker`` processes fed through procrastinate jobs, deferred
 in the transaction that stores the upload.
 """
@@ -17,23 +17,18 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from graders.batch.engine import ChunkQueue
 from graders.batch.export import CSV_COLUMNS, csv_line, csv_record, jsonl_record, take
 from graders.batch.grading import ChunkGrader
 from graders.batch.inprocess import InProcessQueue
 from graders.batch.intake import answer_hash, idempotency_token, normalise_answer, save_upload
-from graders.batch.models import FINISHED, BatchInfo, Refinement
 from graders.batch.parse import ParsedRow, parse
 from graders.batch.report import ClassReport, build_report
-from graders.batch.store import BatchStore, NewRow, ResultRow
-from graders.errors import (
-    BatchFinished,
-    BatchNotFound,
-    IdempotencyKeyReused,
-    RubricateError,
-)
-from graders.grades.book import GradeBook
-from graders.service import GradingService
+from graders.core.errors import BatchFinished, BatchNotFound, IdempotencyKeyReused, RubricateError
+from graders.service.grading_service import GradingService
+from graders.store.batch_records import FINISHED, BatchInfo, Refinement
+from graders.store.batch_store import BatchStore, NewRow, ResultRow
+from graders.store.chunk_queue import ChunkQueue
+from graders.workflow.grade_book import GradeBook
 
 log = logging.getLogger(__name__)
 

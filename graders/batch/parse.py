@@ -4,7 +4,7 @@ The file is read line by line from disk, never whole. Each row comes out as a
 :class:`ParsedRow` carrying its 1-based line number (where the record starts); a row that
 cannot be read (broken quoting, wrong field count, bad JSON) comes out with ``error`` set
 and the rest of the file is still read. A file that is not CSV/JSONL at all, or lacks the
-required columns, raises :class:`graders.errors.BadBatchFile` naming the line.
+required columns, raises :class:`graders.core.errors.BadBatchFile` naming the line.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from graders.errors import BadBatchFile
+from graders.core.errors import BadBatchFile
 
 REQUIRED = ("student_id", "lesson_id", "question_id", "answer")
 ROW_ID = ("row_id", "id")

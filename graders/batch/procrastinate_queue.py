@@ -21,9 +21,9 @@ import procrastinate
 from procrastinate.schema import SchemaManager
 from sqlalchemy import Connection, Engine, make_url, text
 
-from graders.batch.engine import CHUNK_ROWS, Chunk
-from graders.db import is_postgres, normalise_url
-from graders.errors import BatchEngineUnavailable
+from graders.core.errors import BatchEngineUnavailable
+from graders.store.chunk_queue import CHUNK_ROWS, Chunk
+from graders.store.database import is_postgres, normalise_url
 
 TASK = "rubricate.grade_chunk"
 QUEUE = "rubricate_batches"
@@ -63,7 +63,7 @@ def ensure_schema(engine: Engine) -> bool:
 
 
 class ProcrastinateQueue:
-    """A :class:`graders.batch.engine.ChunkQueue` of procrastinate jobs."""
+    """A :class:`graders.store.chunk_queue.ChunkQueue` of procrastinate jobs."""
 
     name = "procrastinate"
     chunk_rows = CHUNK_ROWS

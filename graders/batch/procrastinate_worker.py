@@ -25,9 +25,9 @@ import procrastinate
 from procrastinate import JobContext, RetryStrategy
 from procrastinate.exceptions import ConnectorException
 
-from graders.batch.engine import Chunk, ChunkOutcome
 from graders.batch.grading import ChunkGrader
 from graders.batch.procrastinate_queue import QUEUE, TASK
+from graders.store.chunk_queue import Chunk, ChunkOutcome
 
 log = logging.getLogger(__name__)
 

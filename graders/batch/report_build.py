@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from graders.batch.models import BatchInfo
 from graders.batch.report_models import (
     BINS,
     EXAMPLES,
@@ -26,7 +25,8 @@ from graders.batch.report_models import (
     QuestionStats,
     StudentStats,
 )
-from graders.batch.store import ResultRow
+from graders.store.batch_records import BatchInfo
+from graders.store.batch_store import ResultRow
 from rubrics import Lesson
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from graders.batch.models import BatchInfo
+from graders.store.batch_records import BatchInfo
 
 BINS = 10
 HAS_IT = 0.75

@@ -3,16 +3,16 @@ the question's own fit (from teachers' grades), applied to the assembled result.
 
 from __future__ import annotations
 
-from graders.assemble import label_of
-from graders.calibration import Calibration, CalibrationEntry, question_key
-from graders.calibration_predict import Prediction
-from graders.config import GradingConfig
-from graders.exemplars import Vote
-from graders.features import Features
-from graders.feedback import NO_ANSWER, build_feedback
-from graders.question_fit import QuestionFit
-from graders.reading import Readings
-from graders.result import GradeResult, Label
+from graders.calibration.calibration_file import Calibration
+from graders.calibration.features import Features
+from graders.calibration.prediction import CalibrationEntry, Prediction, question_key
+from graders.calibration.question_fit import QuestionFit
+from graders.core.config import GradingConfig
+from graders.core.result import GradeResult, Label
+from graders.scoring.exemplar_vote import Vote
+from graders.scoring.reader_grader import Readings
+from graders.verdict.assemble_result import label_of
+from graders.verdict.feedback import NO_ANSWER, build_feedback
 from rubrics import Lesson, Question
 
 

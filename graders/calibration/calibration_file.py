@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graders.calibration_predict import CalibrationEntry
+from graders.calibration.prediction import CalibrationEntry
 
 FORMAT = "rubricate-calibration/1"
-DEFAULT_FILE = Path(__file__).parent / "calibrations" / "default.json"
+DEFAULT_FILE = Path(__file__).parent / "default.json"
 
 
 def pair_key(embedding_model: str, llm_model: str | None) -> str:

@@ -1,4 +1,4 @@
-"""Features of one graded answer, the input of a calibration (see graders/calibration.py).
+"""Features of one graded answer, the input of a calibration (see graders/calibration/).
 
 All come from the graders' own output plus a few whole-answer similarities, computed
 through the EmbeddingGrader (so they use the same model and the same embedding cache):
@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import snowballstemmer
 
-from graders.config import GradingConfig
-from graders.embedding import EmbeddingGrader
-from graders.result import GradeResult, Status
-from graders.text import is_negated, segments
+from graders.core.config import GradingConfig
+from graders.core.result import GradeResult, Status
+from graders.language.segments import is_negated, segments
+from graders.scoring.embedding_grader import EmbeddingGrader
 from rubrics import Question
 
 FEATURES: tuple[str, ...] = (

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from graders.features import Features
-from graders.result import Label
+from graders.calibration.features import Features
+from graders.core.result import Label
 
 Array = NDArray[np.float64]
 

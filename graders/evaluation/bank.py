@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graders.result import GradeResult
+from graders.core.result import GradeResult
 from rubrics import Lesson
 
 ORDER = {"incorrect": 0, "partially correct": 1, "correct": 2}

@@ -3,7 +3,7 @@
 Fits the score and label models (:func:`fit_entry`), the generic plus per-question pair
 (:func:`fit_calibration_entry`), chooses model kinds by cross-validation
 (:func:`choose_kind`), and exports the fitted models as plain lists for
-:mod:`graders.calibration_predict`. Run by ``rubricate calibrate``.
+:mod:`graders.calibration.prediction`. Run by ``rubricate calibrate``.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from graders.calibration_predict import (
+from graders.calibration.features import Features
+from graders.calibration.prediction import (
     RELATIVE,
     Array,
     CalibrationEntry,
     relative,
     relative_features,
 )
+from graders.core.result import Label
 from graders.evaluation.metrics import LABELS, label_index, macro_f1, macro_f1_index
-from graders.features import Features
-from graders.result import Label
 
 
 def _export_tree(tree: Any, scale: float = 1.0) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graders.result import Label
+from graders.core.result import Label
 
 _LABELS = {
     "correct": Label.CORRECT,

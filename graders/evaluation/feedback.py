@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from graders.embedding import EmbeddingGrader
 from graders.evaluation.datasets import Dataset
 from graders.evaluation.metrics import rouge_l
 from graders.evaluation.runner import Record
+from graders.scoring.embedding_grader import EmbeddingGrader
 
 
 async def feedback_closeness(

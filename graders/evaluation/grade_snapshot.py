@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from graders.result import GradeResult
+from graders.core.result import GradeResult
 
 TOLERANCE = 1e-3
 

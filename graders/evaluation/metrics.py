@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from graders.result import Label
+from graders.core.result import Label
 
 LABELS: tuple[Label, ...] = (Label.INCORRECT, Label.PARTIALLY_CORRECT, Label.CORRECT)
 Figures = dict[str, float | None]

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from graders.calibrated import with_reader
-from graders.calibration import CalibrationEntry
+from graders.calibration.calibrated_grade import with_reader
+from graders.calibration.prediction import CalibrationEntry
+from graders.core.result import Label
 from graders.evaluation.datasets import Dataset
 from graders.evaluation.metrics import (
     LABELS,
@@ -35,7 +36,6 @@ from graders.evaluation.metrics import (
     score_figures,
 )
 from graders.evaluation.runner import Record
-from graders.result import Label
 
 
 @dataclass
@@ -120,8 +120,8 @@ def predictions(
         made = entry.predict([r.features for r in records], [r.question for r in records])
         ours = SystemOutput([p.percent for p in made], [p.label for p in made])
         if reader_weight > 0:
-            # As the service does (graders.calibrated): the reader's grade beside the fit,
-            # where the answer was read (an empty one is not).
+            # As the service does (graders.calibration.calibrated_grade): the reader's grade
+            # beside the fit, where the answer was read (an empty one is not).
             blended = [
                 with_reader(p, r.features, reader_weight)
                 if "reader_score" in r.features

@@ -18,12 +18,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from graders.calibration import question_key
+from graders.calibration.features import FEATURES, Features
+from graders.calibration.prediction import question_key
+from graders.core.result import GradeResult
 from graders.evaluation.datasets import Dataset, DatasetQuestion, Item
-from graders.features import FEATURES, Features
-from graders.reader_verdicts import CONTRADICTED
-from graders.result import GradeResult
-from graders.service import GradingService
+from graders.service.grading_service import GradingService
+from graders.verdict.reader_verdicts import CONTRADICTED
 from rubrics import Lesson, Question
 
 Progress = Callable[[int], None]

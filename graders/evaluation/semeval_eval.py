@@ -4,7 +4,8 @@ Every answer is graded inline like a SAF answer: the question's prompt, and its 
 answer as the reference (``SemEvalQuestion.best``; the other references are alternatives). The
 pipeline's result (the label the service returns, as the API would) maps onto SemEval's labels:
 ``correct`` is correct; otherwise a key point the reader read as contradicted
-(``graders.reader_verdicts.CONTRADICTED``) makes it contradictory; otherwise it is incorrect.
+(``graders.verdict.reader_verdicts.CONTRADICTED``) makes it contradictory; otherwise it is
+incorrect.
 Figures per test folder, as published for the shared task: accuracy, macro-F1 and weighted-F1
 over the three labels (scikit-learn), beside the confusion matrix.
 """
@@ -14,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from graders.core.result import Label
 from graders.evaluation.datasets import Dataset, DatasetQuestion, Item
 from graders.evaluation.metrics import Figures
 from graders.evaluation.report import Report
 from graders.evaluation.runner import Record
 from graders.evaluation.semeval import LABELS, read_semeval
-from graders.result import Label
 
 KIND = "semeval2013"
 

@@ -1,7 +1,7 @@
 """Measuring what a few teacher-graded answers per question do for a new question.
 
 For each question: the grader picks K answers from its own scores, without looking at
-any label (graders.question_fit.pick_informative); the dataset's human grades of those K
+any label (graders.calibration.question_fit.pick_informative); the dataset's human grades of those K
 stand in for the teacher's; they become the question's exemplars and fit its offset and
 label cuts (GradingService.set_exemplars); then the other answers are graded, and only
 they are measured. No label of a measured answer is used anywhere.
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from graders.calibration.question_fit import pick_informative
 from graders.evaluation.datasets import Dataset, Item
 from graders.evaluation.runner import Record, grade_dataset, rubric_for
-from graders.exemplars import GradedAnswer
-from graders.question_fit import pick_informative
-from graders.service import GradingService
+from graders.scoring.exemplar_vote import GradedAnswer
+from graders.service.grading_service import GradingService
 
 
 def _label(item: Item, percent: float, cuts: tuple[float, float]) -> str:

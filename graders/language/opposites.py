@@ -18,8 +18,8 @@ One kind of difference (the scales, however many of them, or negation, or a swap
 the two opposite. Two kinds may cancel ("SFT needs less than pretraining" / "pretraining
 needs more than SFT") or not, so the answer is then "unsure". The embedding match alone
 asserts a misconception only when segment and phrasing are the same in polarity (see
-``graders.embedding``); where the evidence cannot tell which side a segment is on, the
-grade says so (``needs_review``) instead of guessing.
+``graders.scoring.embedding_grader``); where the evidence cannot tell which side a segment is
+on, the grade says so (``needs_review``) instead of guessing.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from functools import lru_cache
 
 import snowballstemmer
 
-from graders.text import is_negated
+from graders.language.segments import is_negated
 
 _WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
 

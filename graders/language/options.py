@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from graders.text import Segment, is_negated
+from graders.language.segments import Segment, is_negated
 from rubrics import Choice
 
 _ITEM_MARKER = r"(?:(?<=\s)|(?<=^)|(?<=[;,]))\(?{item}[.):]\s*"

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from graders.reference import Block, blocks
-from graders.text import segments
+from graders.language.reference_parsing import Block, blocks
+from graders.language.segments import segments
 from models.llm import LLMClient, LLMError
 from rubrics import KeyPoint, Lesson, LessonKeyPoint, Question, QuestionKind
 from rubrics.schema import MAX_ALTERNATIVES
@@ -92,7 +92,7 @@ def _alternatives(block: Block) -> AutoKeyPoint:
 
 def split_reference(reference: str, question: str = "") -> list[AutoKeyPoint]:
     """Key points of a reference answer: its statements (sentences, list items, contrasts)
-    and its lists of alternatives (see graders/reference.py), in order.
+    and its lists of alternatives (see graders/language/reference_parsing.py), in order.
 
     The question tells which lists offer a choice ("name two tasks" above a list of nine);
     a sentence that starts "Alternatively" or "Or" is another way to say the one before.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from graders.text import Segment
+from graders.language.segments import Segment
 
 Vectors = NDArray[np.float32]
 

@@ -21,11 +21,11 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from graders.config import GradingConfig
-from graders.contested import misconception_evidence
-from graders.exemplar_rows import NOTHING, exemplar_rows, exemplar_segments
-from graders.matching import Abstention, Match, Matching, PhrasingIndex
-from graders.text import is_negated, segments
+from graders.core.config import GradingConfig
+from graders.language.segments import is_negated, segments
+from graders.scoring.embedding_findings import Abstention, Match, Matching, PhrasingIndex
+from graders.scoring.exemplar_phrasings import NOTHING, exemplar_rows, exemplar_segments
+from graders.scoring.misconception_assertion import misconception_evidence
 from models.embedder import TokenVectors
 from rubrics import Lesson, Question
 
@@ -162,8 +162,8 @@ class EmbeddingGrader:
     async def prepare_question(self, lesson: Lesson, cache_dir: Path | None = None) -> None:
         """Prepare an ad-hoc lesson (an inline question) once; later calls are free.
 
-        Its lesson id carries its content hash (see graders.auto_rubric), so a changed
-        question is a new index and an unchanged one is never embedded twice.
+        Its lesson id carries its content hash (see graders.language.rubric_from_reference), so
+        a changed question is a new index and an unchanged one is never embedded twice.
         """
         if all(self.prepared(lesson.id, q.id) for q in lesson.questions):
             return

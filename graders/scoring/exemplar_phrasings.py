@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from graders.text import segments
+from graders.language.segments import segments
 from rubrics import Question
 
 NOTHING = "\x00nothing"

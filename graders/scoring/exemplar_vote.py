@@ -8,7 +8,7 @@ misconception. How much the vote counts (``strength``) rises from nothing at
 ``exemplar_low`` similarity to ``exemplar_max_weight`` at ``exemplar_high``: a paraphrase
 of a graded answer follows it, a loosely related one barely moves the grade.
 
-A neighbour whose words say the opposite of the answer (graders.polarity: "keeps the
+A neighbour whose words say the opposite of the answer (graders.language.opposites: "keeps the
 weights fixed" against "updates all the weights") casts no vote, however close the two
 embed; that is the whole point of exemplars for the cases a bi-encoder cannot tell apart.
 """
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from graders.config import GradingConfig
-from graders.embedding import AsyncEmbedder, Vectors
-from graders.polarity import difference
+from graders.core.config import GradingConfig
+from graders.language.opposites import difference
+from graders.scoring.embedding_grader import AsyncEmbedder, Vectors
 from rubrics import Question
 
 EXEMPLAR_K = 5

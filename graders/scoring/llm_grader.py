@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from graders.exemplars import GradedAnswer
-from graders.result import Evidence, GraderVerdict, Status
-from graders.text import Segment
+from graders.core.result import Evidence, GraderVerdict, Status
+from graders.language.segments import Segment
+from graders.scoring.exemplar_vote import GradedAnswer
 from models.llm import LLMBadResponse, LLMClient, LLMError
 from rubrics import Lesson, Question
 

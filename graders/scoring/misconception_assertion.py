@@ -1,5 +1,5 @@
 """Which segments of an answer state a misconception: doing no harm where a bi-encoder cannot
-tell a statement from its opposite (graders.polarity does the reading)."""
+tell a statement from its opposite (graders.language.opposites does the reading)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from graders.config import GradingConfig
-from graders.exemplar_rows import NOTHING
-from graders.matching import Abstention, PhrasingIndex, Vectors, best_row
-from graders.polarity import difference
-from graders.text import Segment
+from graders.core.config import GradingConfig
+from graders.language.opposites import difference
+from graders.language.segments import Segment
+from graders.scoring.embedding_findings import Abstention, PhrasingIndex, Vectors, best_row
+from graders.scoring.exemplar_phrasings import NOTHING
 
 OPPOSITE_CHECKS = 3
 CLAUSE_SLACK = 0.05  # a clause stating the sentence's misconception is at most this less near
@@ -25,7 +25,7 @@ def misconception_evidence(
     A segment shows a misconception only when the misconception is nearer to it than
     every correct idea ("knowledge comes from pretraining" is close to "SFT adds
     knowledge" too, but closer still to the key point it states), above the threshold,
-    and when its words agree with the misconception's phrasing (graders.polarity). A
+    and when its words agree with the misconception's phrasing (graders.language.opposites). A
     segment that also matches a key point the misconception contradicts must differ
     from that key point's phrasing in polarity too; if it agrees with both, nothing
     is asserted and the grade goes to review. A segment that states a misconception is
@@ -39,7 +39,8 @@ def misconception_evidence(
         _drop_opposite_key_points(index, pieces[contested_row], sims[contested_row])
     nearest_correct = sims[:, key_point_columns].max(axis=1, keepdims=True)
     closer = sims >= nearest_correct + config.misconception_margin
-    # Weaker matches are checked too: exemplars may corroborate them (graders.assemble).
+    # Weaker matches are checked too: exemplars may corroborate them
+    # (graders.verdict.assemble_result).
     candidate = closer & (sims >= weakest) & ~key_point_columns
     claimed = np.zeros(len(pieces), dtype=bool)
     abstentions: list[Abstention] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from graders.exemplars import GradedAnswer
+from graders.scoring.exemplar_vote import GradedAnswer
 from models.reader import Reader, Reading
 from rubrics import KeyPoint, Misconception, Question
 
@@ -93,7 +93,7 @@ class ReaderGrader:
         self, graded: list[GradedAnswer], answer: str, *, leave_out: bool = False, weight: float
     ) -> tuple[float, float] | None:
         """The question's graded answers (rubric exemplars, teacher grades) read against this
-        answer, as a vote (graders.reader_verdicts.graded_vote). ``leave_out``: an exemplar
+        answer, as a vote (graders.verdict.reader_verdicts.graded_vote). ``leave_out``: an exemplar
         with this very answer does not vote."""
         voters = [g for g in graded if not (leave_out and g.answer == answer)]
         if not voters or weight <= 0:

@@ -6,22 +6,23 @@ import dataclasses
 import logging
 from importlib import metadata
 
-from graders.admission import Admission
-from graders.assemble import Assembler, Draft
-from graders.auto_rubric import ADHOC_PREFIX
-from graders.calibrated import calibrated, reader_features
-from graders.calibration import Calibration, CalibrationEntry
-from graders.config import GradingConfig
-from graders.embedding import EmbeddingGrader
-from graders.errors import AnswerTooLong, LLMRequired, UnknownLesson, UnknownQuestion
-from graders.exemplars import ExemplarBank, GradedAnswer, rubric_exemplars
-from graders.features import Features, extract
-from graders.inline_rubrics import InlineRubrics
-from graders.llm import LLMGrader
-from graders.llm_step import LLMStep
-from graders.question_fit import QuestionFit, fit_question
-from graders.reading import ReaderGrader
-from graders.result import GradeResult
+from graders.calibration.calibrated_grade import calibrated, reader_features
+from graders.calibration.calibration_file import Calibration
+from graders.calibration.features import Features, extract
+from graders.calibration.prediction import CalibrationEntry
+from graders.calibration.question_fit import QuestionFit, fit_question
+from graders.core.config import GradingConfig
+from graders.core.errors import AnswerTooLong, LLMRequired, UnknownLesson, UnknownQuestion
+from graders.core.result import GradeResult
+from graders.language.rubric_from_reference import ADHOC_PREFIX
+from graders.scoring.embedding_grader import EmbeddingGrader
+from graders.scoring.exemplar_vote import ExemplarBank, GradedAnswer, rubric_exemplars
+from graders.scoring.llm_grader import LLMGrader
+from graders.scoring.reader_grader import ReaderGrader
+from graders.service.inline_rubrics import InlineRubrics
+from graders.service.llm_admission import Admission
+from graders.service.llm_step import LLMStep
+from graders.verdict.assemble_result import Assembler, Draft
 from rubrics import Lesson, Question
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,8 @@ class GradingService:
         """A question's exemplars: its rubric's, plus answers a teacher graded for it.
 
         On a calibrated question (a new one, rubric built from its reference answer) the
-        teacher's grades also fit its score offset and label cuts (graders.question_fit).
+        teacher's grades also fit its score offset and label cuts
+        (graders.calibration.question_fit).
         """
         key = (lesson.id, question.id)
         set_id = await self.exemplars.set(*key, [*rubric_exemplars(question), *graded])
@@ -164,8 +166,9 @@ class GradingService:
     ) -> GradeResult:
         """Grade an answer to a question given only as text and reference answer.
 
-        Its rubric is built from the reference answer (graders/auto_rubric.py) and its
-        phrasings are embedded once per distinct question.
+        Its rubric is built from the reference answer
+        (graders/language/rubric_from_reference.py) and its phrasings are embedded once per
+        distinct question.
         """
         lesson = await self.inline_lesson(prompt, reference_answer, max_score, question_id)
         result, _ = await self.grade_question(

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from graders.auto_rubric import AutoKeyPoint, adhoc_lesson, llm_key_points, split_reference
-from graders.embedding import EmbeddingGrader
-from graders.llm import LLMGrader
+from graders.language.rubric_from_reference import (
+    AutoKeyPoint,
+    adhoc_lesson,
+    llm_key_points,
+    split_reference,
+)
+from graders.scoring.embedding_grader import EmbeddingGrader
+from graders.scoring.llm_grader import LLMGrader
 from rubrics import Lesson
 
 INLINE_CACHE = 1024  # distinct inline questions whose rubric is kept

@@ -10,11 +10,11 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from graders.admission import Admission, Decision
-from graders.exemplars import GradedAnswer
-from graders.llm import LLMGrade, LLMGrader, LLMGradingFailed
-from graders.result import GraderStatus
-from graders.stage import waiting_for_llm
+from graders.core.result import GraderStatus
+from graders.scoring.exemplar_vote import GradedAnswer
+from graders.scoring.llm_grader import LLMGrade, LLMGrader, LLMGradingFailed
+from graders.service.llm_admission import Admission, Decision
+from graders.service.waiting import waiting_for_llm
 from rubrics import Lesson, Question
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Where a grading request stops using the service's own capacity: the LLM wait.
 
 An interactive request first takes the embedding grade (CPU: the service's capacity) and
-may then wait for the LLM, whose capacity admission control (graders/admission.py) and
+may then wait for the LLM, whose capacity admission control (graders/service/llm_admission.py) and
 the interactive budget bound. Load shedding in front of the routes counts a request only
 for its own part: the HTTP layer sets a hook for the request (``on_llm_wait``), and the
 grader calls ``waiting_for_llm()`` when it starts waiting. The hook may be called more

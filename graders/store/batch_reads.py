@@ -6,12 +6,12 @@ from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Engine, and_, func, select
 
-from graders.batch.models import BatchRecord
-from graders.batch.tables import PendingRow, ResultRow, batches, grades, rows
+from graders.store.batch_records import BatchRecord
+from graders.store.batch_tables import PendingRow, ResultRow, batches, grades, rows
 
 
 class BatchReads:
-    """The read side of :class:`graders.batch.store.BatchStore` (which holds ``engine``)."""
+    """The read side of :class:`graders.store.batch_store.BatchStore` (which holds ``engine``)."""
 
     engine: Engine
 

@@ -1,4 +1,4 @@
-"""Persistence of batches, their rows and their grades (SQLAlchemy 2 Core, graders.db).
+"""Persistence of batches, their rows and their grades (SQLAlchemy 2 Core, graders.store.database).
 
 Crash safety: a chunk's grades and its rows' ``done``/``failed`` marks, and the batch's
 counters, are written in one transaction; rows are only marked while still ``pending``.
@@ -25,11 +25,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from graders.batch.engine import ChunkPlan, ChunkQueue
-from graders.batch.models import BatchRecord
-from graders.batch.reads import BatchReads
-from graders.batch.runs import ChunkRuns, add_chunks, count_run, finish_empty
-from graders.batch.tables import (
+from graders.store.batch_reads import BatchReads
+from graders.store.batch_records import BatchRecord
+from graders.store.batch_tables import (
     CHUNK_INSERT,
     NewRow,
     PendingRow,
@@ -39,7 +37,9 @@ from graders.batch.tables import (
     metadata,
     rows,
 )
-from graders.db import insert_ignoring, normalise_url, open_engine, sqlite_url
+from graders.store.chunk_queue import ChunkPlan, ChunkQueue
+from graders.store.chunk_runs import ChunkRuns, add_chunks, count_run, finish_empty
+from graders.store.database import insert_ignoring, normalise_url, open_engine, sqlite_url
 
 __all__ = ["BatchStore", "NewRow", "PendingRow", "ResultRow", "sqlite_url"]
 

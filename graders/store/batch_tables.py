@@ -66,7 +66,7 @@ grades = Table(
 )
 
 # One row a chunk job (procrastinate engine), written with the upload: how often it ran and
-# the work repeated under at-least-once delivery (see graders.batch.engine).
+# the work repeated under at-least-once delivery (see graders.store.chunk_queue).
 chunks = Table(
     "rubricate_batch_chunks",
     metadata,

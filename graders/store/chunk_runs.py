@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 
-from graders.batch.engine import Chunk
-from graders.batch.models import Redelivery
-from graders.batch.tables import PendingRow, batches, chunks, rows
+from graders.store.batch_records import Redelivery
+from graders.store.batch_tables import PendingRow, batches, chunks, rows
+from graders.store.chunk_queue import Chunk
 
 ACTIVE = ("queued", "running")
 
@@ -66,7 +66,7 @@ def count_run(
 
 
 class ChunkRuns:
-    """Mixed into :class:`graders.batch.store.BatchStore` (which holds ``engine``)."""
+    """Mixed into :class:`graders.store.batch_store.BatchStore` (which holds ``engine``)."""
 
     engine: Engine
 

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine, and_, case, func, or_, select
 
-from graders.grades.tables import COLUMNS, StoredGrade, audit, grades, revisions, stored_grade
+from graders.store.grade_tables import COLUMNS, StoredGrade, audit, grades, revisions, stored_grade
 
 
 class GradeReads:
-    """The read side of :class:`graders.grades.store.GradeStore` (which holds ``engine``)."""
+    """The read side of :class:`graders.store.grade_store.GradeStore` (which holds ``engine``)."""
 
     engine: Engine
 

@@ -2,7 +2,7 @@
 
 A grade has an id from the moment it is made. Its first revision is what the student saw
 at once (embeddings, plus the LLM when it answered within the budget); the LLM pass that
-runs later (graders.grades.refiner) adds a revision; a teacher's review adds one that
+runs later (graders.workflow.refiner) adds a revision; a teacher's review adds one that
 always wins (``graded_by: teacher``). ``result`` on the grade is the current revision.
 
 ``refinement`` says where the LLM pass stands: ``none`` (not needed, or no LLM),
@@ -28,16 +28,9 @@ from sqlalchemy import (
     update,
 )
 
-from graders.db import open_engine
-from graders.grades.reads import GradeReads
-from graders.grades.tables import (
-    NewGrade,
-    StoredGrade,
-    audit,
-    grades,
-    metadata,
-    revisions,
-)
+from graders.store.database import open_engine
+from graders.store.grade_reads import GradeReads
+from graders.store.grade_tables import NewGrade, StoredGrade, audit, grades, metadata, revisions
 
 __all__ = ["GradeStore", "NewGrade", "StoredGrade", "grades", "metadata"]
 
@@ -48,7 +41,7 @@ class GradeStore(GradeReads):
     def __init__(self, url: str) -> None:
         self.engine: Engine = open_engine(url, metadata)
         # Called inside the transaction that makes grades pending, with their ids (the
-        # worker engine defers their refinement jobs there: graders.grades.refine_jobs).
+        # worker engine defers their refinement jobs there: graders.workflow.refine_jobs).
         self.on_pending: Callable[[Connection, list[str]], None] | None = None
 
     def close(self) -> None:

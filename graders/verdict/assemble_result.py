@@ -2,7 +2,7 @@
 
 The evidence of one answer (embedding matches, the LLM's verdicts, the exemplars' vote)
 is combined here, doing no harm first: a misconception is asserted only on evidence that
-can tell it from its opposite (graders.polarity), a small LLM cannot assert one alone, and
+can tell it from its opposite (graders.language.opposites), a small LLM cannot assert one alone, and
 where the graders cannot tell, the grade goes to review instead of guessing.
 """
 
@@ -10,16 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graders import reader_verdicts
-from graders.choices import ChoiceOutcome, grade_choice
-from graders.config import GradingConfig
-from graders.ensemble import combine, embedding_status, margin_confidence, status_of
-from graders.exemplars import Vote
-from graders.feedback import build_feedback
-from graders.llm import LLMGrade
-from graders.matching import Abstention, Matching
-from graders.reading import Readings
-from graders.result import (
+from graders.core.config import GradingConfig
+from graders.core.result import (
     Evidence,
     GradeResult,
     GraderStatus,
@@ -30,7 +22,15 @@ from graders.result import (
     Status,
     Versions,
 )
-from graders.text import Segment
+from graders.language.options import ChoiceOutcome, grade_choice
+from graders.language.segments import Segment
+from graders.scoring.embedding_findings import Abstention, Matching
+from graders.scoring.exemplar_vote import Vote
+from graders.scoring.llm_grader import LLMGrade
+from graders.scoring.reader_grader import Readings
+from graders.verdict import reader_verdicts
+from graders.verdict.ensemble import combine, embedding_status, margin_confidence, status_of
+from graders.verdict.feedback import build_feedback
 from rubrics import Lesson, Question
 
 # The exemplars' vote must be at least this strong to overrule a misconception; to assert

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graders.config import GradingConfig
-from graders.result import CREDIT, GraderVerdict, Status
+from graders.core.config import GradingConfig
+from graders.core.result import CREDIT, GraderVerdict, Status
 
 
 @dataclass(frozen=True)

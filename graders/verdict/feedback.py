@@ -6,7 +6,7 @@ free generation, so what a student reads has been written or reviewed by a teach
 
 from __future__ import annotations
 
-from graders.result import (
+from graders.core.result import (
     Feedback,
     KeyPointResult,
     Label,

@@ -4,10 +4,10 @@ as a share of its score."""
 
 from __future__ import annotations
 
-from graders.config import GradingConfig
-from graders.ensemble import status_of
-from graders.reading import Readings
-from graders.result import GraderVerdict, MisconceptionResult, Status
+from graders.core.config import GradingConfig
+from graders.core.result import GraderVerdict, MisconceptionResult, Status
+from graders.scoring.reader_grader import Readings
+from graders.verdict.ensemble import status_of
 from models.reader import Reading
 from rubrics import KeyPoint
 

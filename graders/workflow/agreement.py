@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from pydantic import BaseModel
 
+from graders.core.result import GradeResult, Label
 from graders.evaluation.metrics import quadratic_kappa
-from graders.grades.review import TeacherReview
-from graders.grades.store import StoredGrade
-from graders.result import GradeResult, Label
+from graders.store.grade_store import StoredGrade
+from graders.workflow.review import TeacherReview
 
 LABELS = [Label.INCORRECT, Label.PARTIALLY_CORRECT, Label.CORRECT]
 RESAMPLES = 1000

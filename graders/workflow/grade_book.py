@@ -2,7 +2,7 @@
 
 Routes (``/v1/grade``, LTI) call the book rather than the service: it grades within the
 interactive budget, stores the result as revision 1, and marks it ``pending`` for the
-background LLM pass when the LLM was skipped or unavailable (graders.grades.refiner).
+background LLM pass when the LLM was skipped or unavailable (graders.workflow.refiner).
 Readers can wait for a newer revision (long-polling) without holding a connection open
 to the database: the refiner wakes them, and a poll catches revisions made by another
 process.
@@ -15,10 +15,10 @@ import contextlib
 import json
 import time
 
-from graders.errors import UnknownGrade, UnknownLesson
-from graders.grades.store import GradeStore, NewGrade, StoredGrade
-from graders.result import GradeResult
-from graders.service import GradingService
+from graders.core.errors import UnknownGrade, UnknownLesson
+from graders.core.result import GradeResult
+from graders.service.grading_service import GradingService
+from graders.store.grade_store import GradeStore, NewGrade, StoredGrade
 from rubrics import Lesson, Question
 
 POLL_S = 1.0  # how often a waiting reader looks at the database (revisions made elsewhere)

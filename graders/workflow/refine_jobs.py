@@ -9,7 +9,7 @@ as they were stored together (one group commit, one batch chunk: mostly one ques
 
 On a worker, :func:`register` adds the job's task and a sweep:
 
-* The job refines its grades through :class:`graders.grades.refining.Refinement` (claim,
+* The job refines its grades through :class:`graders.workflow.refining.Refinement` (claim,
   grade with the LLM, store the revision); a grade already refined or claimed elsewhere is
   left alone, so a job run twice refines nothing twice.
 * While the LLM is not ready, or when some grade got no verdict and may try again, the job
@@ -31,7 +31,7 @@ import procrastinate
 from procrastinate import RetryStrategy
 from sqlalchemy import Connection, text
 
-from graders.grades.refining import Refinement
+from graders.workflow.refining import Refinement
 
 log = logging.getLogger(__name__)
 

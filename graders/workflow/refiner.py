@@ -29,8 +29,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from graders.grades.book import GradeBook
-from graders.grades.refining import Refinement
+from graders.workflow.grade_book import GradeBook
+from graders.workflow.refining import Refinement
 
 log = logging.getLogger(__name__)
 PAUSED_POLL_S = 0.25  # how soon refinement notices the students have gone

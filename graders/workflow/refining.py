@@ -1,8 +1,8 @@
 """Refining one stored grade with the LLM: claim it, grade it again, store the revision.
 
-Shared by the two places refinement runs: the in-process :class:`graders.grades.refiner.
+Shared by the two places refinement runs: the in-process :class:`graders.workflow.refiner.
 Refiner` (the embedded default) and the ``rubricate worker`` job
-(:mod:`graders.grades.refine_jobs`, batch_engine=procrastinate). The claim is one
+(:mod:`graders.workflow.refine_jobs`, batch_engine=procrastinate). The claim is one
 conditional UPDATE, so two processes never refine the same grade, and a job delivered
 twice refines it once.
 """
@@ -14,8 +14,8 @@ import contextlib
 import logging
 import time
 
-from graders.errors import RubricateError
-from graders.grades.book import GradeBook, graded_by, needs_refinement
+from graders.core.errors import RubricateError
+from graders.workflow.grade_book import GradeBook, graded_by, needs_refinement
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import asyncio
 
 from pydantic import BaseModel
 
-from graders.grades.book import GradeBook, graded_by, needs_refinement
+from graders.workflow.grade_book import GradeBook, graded_by, needs_refinement
 
 
 class Change(BaseModel):

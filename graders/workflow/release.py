@@ -15,10 +15,10 @@ import time
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Column, Float, Integer, MetaData, Table, Text, delete, insert, select
 
-from graders.db import create_tables
-from graders.grades.agreement import agreement
-from graders.grades.book import GradeBook
-from graders.result import GradeResult
+from graders.core.result import GradeResult
+from graders.store.database import create_tables
+from graders.workflow.agreement import agreement
+from graders.workflow.grade_book import GradeBook
 
 metadata = MetaData()
 policies = Table(

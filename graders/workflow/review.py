@@ -13,12 +13,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from graders.assemble import label_of
-from graders.config import GradingConfig
-from graders.errors import BadReview
-from graders.exemplars import GradedAnswer
-from graders.feedback import build_feedback
-from graders.result import (
+from graders.core.config import GradingConfig
+from graders.core.errors import BadReview
+from graders.core.result import (
     CREDIT,
     GradeResult,
     GraderStatus,
@@ -26,6 +23,9 @@ from graders.result import (
     MisconceptionResult,
     Status,
 )
+from graders.scoring.exemplar_vote import GradedAnswer
+from graders.verdict.assemble_result import label_of
+from graders.verdict.feedback import build_feedback
 from rubrics import Lesson, Question
 
 Comment = Annotated[str, StringConstraints(max_length=4000)]

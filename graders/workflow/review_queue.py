@@ -2,7 +2,7 @@
 
 Order: answers flagged ``needs_review`` first, then the least confident, then those whose
 grade lies nearest a label cut (a teacher's grade there teaches the grader most, as in
-graders.question_fit); grades made with an older rubric or exemplar set rank higher.
+graders.calibration.question_fit); grades made with an older rubric or exemplar set rank higher.
 Answers to one question with the same verdicts (label, key point statuses,
 misconceptions) whose texts embed close together form one group: one decision grades
 them all (``POST /v1/reviews``).
@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import BaseModel
 
-from graders.config import GradingConfig
-from graders.grades.book import GradeBook
-from graders.grades.store import StoredGrade
-from graders.result import GradeResult
+from graders.core.config import GradingConfig
+from graders.core.result import GradeResult
+from graders.store.grade_store import StoredGrade
+from graders.workflow.grade_book import GradeBook
 
 GROUP_SIMILARITY = 0.85  # answers at least this close (cosine) may share a decision
 

@@ -14,10 +14,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from graders.errors import RubricateError
-from graders.grades.book import GradeBook
-from graders.grades.review import TeacherReview, apply_review, as_exemplar
-from graders.result import GradeResult
+from graders.core.errors import RubricateError
+from graders.core.result import GradeResult
+from graders.workflow.grade_book import GradeBook
+from graders.workflow.review import TeacherReview, apply_review, as_exemplar
 from rubrics import Lesson, Question
 
 log = logging.getLogger(__name__)

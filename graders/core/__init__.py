@@ -1,0 +1,1 @@
+"""Core types every room shares: the grade result, the grading configuration, domain errors."""

@@ -1,0 +1,1 @@
+"""What keeps grades and batches: one database, its tables, reads and writes."""
