@@ -20,13 +20,13 @@ from graders.calibration.calibration_file import (
 )
 from graders.calibration.features import FEATURES
 from graders.calibration.prediction import question_key
+from graders.core.measures import quadratic_kappa
 from graders.core.result import Label
 from graders.evaluation.calibration_fit import fit_calibration_entry
 from graders.evaluation.datasets import read_dataset, read_jsonl
 from graders.evaluation.metrics import (
     label_figures,
     pearson,
-    quadratic_kappa,
     rouge_l,
     score_figures,
     spearman,

@@ -1,4 +1,6 @@
-"""Agreement with human scores: correlation, error, kappa, label accuracy and macro-F1."""
+"""Agreement with human scores: correlation, error, kappa, label accuracy and macro-F1.
+
+The kappa is graders.core.measures' (the console's agreement uses it too)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from graders.core.measures import quadratic_kappa
 from graders.core.result import Label
 
 LABELS: tuple[Label, ...] = (Label.INCORRECT, Label.PARTIALLY_CORRECT, Label.CORRECT)
@@ -42,19 +45,6 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
 def rmse(a: Sequence[float], b: Sequence[float]) -> float:
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return float(np.sqrt(np.mean((x - y) ** 2))) if len(x) else math.nan
-
-
-def quadratic_kappa(human: Sequence[int], predicted: Sequence[int], n: int) -> float:
-    """Cohen's kappa with quadratic weights on categories 0..n-1."""
-    if n < 2 or not human:
-        return math.nan
-    observed = np.zeros((n, n))
-    for h, p in zip(human, predicted, strict=True):
-        observed[h, p] += 1
-    weights = np.array([[(i - j) ** 2 for j in range(n)] for i in range(n)]) / (n - 1) ** 2
-    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / observed.sum()
-    denominator = float((weights * expected).sum())
-    return 1.0 - float((weights * observed).sum()) / denominator if denominator else math.nan
 
 
 def discrete_scale(scores: Sequence[float], max_score: float) -> list[float]:

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from pydantic import BaseModel
 
+from graders.core.measures import quadratic_kappa
 from graders.core.result import GradeResult, Label
-from graders.evaluation.metrics import quadratic_kappa
 from graders.store.grade_store import StoredGrade
 from graders.workflow.review import TeacherReview
 
