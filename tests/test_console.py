@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration
 
 DEMO = "demo-photosynthesis"
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+STATIC = Path(__file__).resolve().parents[1] / "app" / "static"
 # The AI gives the formula answer partial credit (glucose and oxygen "missing"); once the
 # teacher says it is correct, its paraphrase regrades from incorrect to correct.
 FORMULA = "photons, h2o, co2 in; c6h12o6 and o2 out"
@@ -190,7 +191,8 @@ def test_console_with_api_keys_sends_the_key(
         response = http.get("/teacher")
         assert response.headers["content-type"].startswith("text/html")
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
-        assert http.get("/teacher.js").headers["content-type"].startswith("text/javascript")
+        main = http.get("/static/console/main.js")
+        assert main.headers["content-type"].startswith("text/javascript")
         assert http.get("/teacher.css").headers["content-type"].startswith("text/css")
         same = ["In the chloroplasts.", "in the chloroplasts"]
         ids = []
@@ -240,3 +242,48 @@ def test_console_with_api_keys_sends_the_key(
         assert current(http, first)["graded_by"] == "embedding"
         expect_grade(detail, first)
         page.close()
+
+
+def test_console_modules_all_load_without_errors(browser: object, server: LiveServer) -> None:
+    """The console is native ES modules with no build step: the page names one entry module
+    (no inline script, under the same CSP), every module under app/static/console/ and the
+    shared one come back as JavaScript, and the browser loads the whole graph with no error.
+    One module that fails to load or link stops the entry, so the lessons never appear."""
+    from playwright.sync_api import expect
+
+    from app.routes.console import CSP
+
+    modules = sorted(p.relative_to(STATIC).as_posix() for p in STATIC.glob("console/*.js"))
+    modules.append("shared.js")
+    with server.client() as http:
+        response = http.get("/teacher")
+        assert response.headers["content-security-policy"] == CSP
+        assert "unsafe-inline" not in CSP and "script-src 'self'" in CSP
+        scripts = re.findall(r"<script\b[^>]*>", response.text)
+        assert scripts == ['<script type="module" src="static/console/main.js">']
+        for name in [*modules, "rubricate-question.js", "teacher.css"]:
+            asset = http.get(f"/static/{name}")
+            assert asset.status_code == 200, name
+            kind = "text/css" if name.endswith(".css") else "text/javascript"
+            assert asset.headers["content-type"].startswith(kind), name
+            assert asset.headers["x-content-type-options"] == "nosniff"
+        for hidden in ("teacher.html", "console", "nope.js", "%2e%2e/routes/console.py"):
+            assert http.get(f"/static/{hidden}").status_code == 404, hidden
+
+    page = browser.new_page()  # type: ignore[attr-defined]
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("requestfailed", lambda r: problems.append(f"{r.url}: {r.failure}"))
+    served: dict[str, Any] = {}
+    page.on("response", lambda r: served.update({r.url: r}))
+    page.goto(server.url + "/teacher")
+    expect(page.locator("#lesson option")).not_to_have_count(0, timeout=15_000)
+    page.wait_for_load_state("networkidle")
+    assert problems == []
+    for name in modules:
+        response = served.get(f"{server.url}/static/{name}")
+        assert response is not None, f"{name} is not in the page's module graph"
+        assert response.status == 200, name
+        assert response.header_value("content-type").startswith("text/javascript"), name
+    page.close()

@@ -22,6 +22,8 @@ pytestmark = pytest.mark.integration
 
 STATIC = Path(__file__).resolve().parents[1] / "app" / "static"
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "widget.png"
+# What widget.js (a classic script, the embed snippet) imports from static/ next to it.
+WIDGET_MODULES = ("rubricate-question.js", "shared.js")
 ANSWER = "Plants need sunlight, carbon dioxide and water, and they give off oxygen."
 
 
@@ -90,7 +92,11 @@ def test_widget_grades_an_answer_with_the_keyboard(
 
 def test_widget_says_when_the_service_is_down(browser: object, page_site: tuple[str, Path]) -> None:
     site, root = page_site
+    # The course site serves its own copy of the widget: widget.js and the modules it imports.
     shutil.copy(STATIC / "widget.js", root / "widget.js")
+    (root / "static").mkdir(exist_ok=True)
+    for module in WIDGET_MODULES:
+        shutil.copy(STATIC / module, root / "static" / module)
     write_page(root, "down.html", "widget.js", api=f"http://127.0.0.1:{free_port()}")
     page = browser.new_page()  # type: ignore[attr-defined]
     page.goto(site + "/down.html")
@@ -211,3 +217,43 @@ def test_widget_waits_and_retries_when_the_service_sheds_load(
     assert len(shed) == 1
     assert status.inner_text() == "Feedback is ready below."
     page.close()
+
+
+def test_widget_modules_load_on_any_origin(
+    browser: object, page_site: tuple[str, Path], widget_api: LiveServer
+) -> None:
+    """widget.js stays a classic script; it imports the element's ES module from the service,
+    which imports the shared one. Module scripts are fetched with CORS, so they must come back as
+    JavaScript that any page may load, even one whose origin is not among the API's CORS origins
+    (localhost here; the prompt attribute spares it the API). A module that fails to load leaves
+    the element undefined and the browser reports an error."""
+    from playwright.sync_api import expect
+
+    site, root = page_site
+    elsewhere = site.replace("127.0.0.1", "localhost")
+    root.joinpath("modules.html").write_text(
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Other page</title>"
+        '<link rel="icon" href="data:,"></head>'
+        '<body><rubricate-question lesson="demo-photosynthesis" question="q1" '
+        'prompt="Name what a leaf takes in."></rubricate-question>'
+        f'<script src="{widget_api.url}/widget.js"></script></body></html>'
+    )
+    for origin in (site, elsewhere):
+        page = browser.new_page()  # type: ignore[attr-defined]
+        problems: list[str] = []
+        page.on("console", lambda m, p=problems: p.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error, p=problems: p.append(str(error)))
+        served: dict[str, Any] = {}
+        page.on("response", lambda r, s=served: s.update({r.url: r}))
+        page.goto(origin + "/modules.html")
+        expect(page.get_by_role("heading", name="Name what a leaf takes in.")).to_be_visible()
+        assert page.evaluate("customElements.get('rubricate-question') !== undefined")
+        expect(page.get_by_role("button", name="Check my answer")).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        assert problems == [], origin
+        for module in WIDGET_MODULES:
+            response = served[f"{widget_api.url}/static/{module}"]
+            assert response.status == 200, module
+            assert response.header_value("content-type").startswith("text/javascript"), module
+            assert response.header_value("access-control-allow-origin") in ("*", origin), module
+        page.close()
