@@ -6,6 +6,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,18 +27,23 @@ def percentile(values: list[float], q: float) -> float:
 
 
 @contextmanager
-def server(env: dict[str, str] | None = None, timeout: float = 300) -> Iterator[str]:
-    """``rubricate serve`` in its own process (so the load generator does not share its GIL)."""
+def server(
+    env: dict[str, str] | None = None, timeout: float = 300, root: Path = ROOT
+) -> Iterator[str]:
+    """``rubricate serve`` in its own process (so the load generator does not share its GIL).
+
+    ``root``: the source tree it runs from (``baseline_tree`` gives another commit's)."""
     port = free_port()
     # One loopback client sends every request here: per-address rate limits would throttle it.
     quiet = {"RUBRICATE_LLM_ENABLED": "false", "RUBRICATE_RATE_LIMIT_PER_MINUTE": "0"}
     full_env = {**os.environ, **quiet, **(env or {})}
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=full_env,
+        cwd=root,
+        env={**full_env, "PYTHONPATH": str(root)},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -49,7 +55,9 @@ def server(env: dict[str, str] | None = None, timeout: float = 300) -> Iterator[
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("rubricate did not become ready")
+                log.seek(0)
+                tail = log.read().decode(errors="replace")[-2000:]
+                raise RuntimeError(f"rubricate did not become ready:\n{tail}")
             time.sleep(0.25)
         yield url
     finally:
@@ -58,6 +66,7 @@ def server(env: dict[str, str] | None = None, timeout: float = 300) -> Iterator[
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
 
 
 def student_answers(count: int, seed: int = 7) -> list[tuple[str, str]]:
@@ -76,3 +85,23 @@ def student_answers(count: int, seed: int = 7) -> list[tuple[str, str]]:
         words = " ".join(picked).split()[: rng.randint(12, 40)]
         pairs.append((question.id, " ".join(words) + f". (answer {n})"))
     return pairs
+
+
+def baseline_tree(ref: str) -> Path:
+    """A checkout of ``ref`` (a git worktree under /tmp, made once) to run beside this code."""
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short=12", ref],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    tree = Path("/tmp") / f"rubricate-baseline-{sha}"
+    if not tree.exists():
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(tree), sha],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+    return tree

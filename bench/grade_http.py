@@ -2,7 +2,8 @@
 
 Prints latency (p50, p95) of sequential requests, throughput with 8 concurrent clients,
 and the raw sentence-transformers encode time of the same segments, with the ratio.
-Run: ``make bench`` (or ``python -m bench.grade_http --requests 300``).
+Run: ``make bench`` (or ``python -m bench.grade_http --requests 300``); ``--baseline REF``
+adds the code of another commit (e.g. before a refactoring) to the same run, side by side.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import argparse
 import asyncio
 import os
 import time
+from pathlib import Path
 
 import httpx
 
-from bench.common import percentile, server, student_answers
+from bench.common import ROOT, baseline_tree, percentile, server, student_answers
 from graders.language.segments import segments
 
 LESSON = "instruction-tuning"
@@ -75,9 +77,14 @@ def raw_encode(answers: list[tuple[str, str]]) -> tuple[float, float, int]:
 
 
 def measure(
-    env: dict[str, str], warm: Answers, latency_set: Answers, load_set: Answers, clients: int
+    env: dict[str, str],
+    warm: Answers,
+    latency_set: Answers,
+    load_set: Answers,
+    clients: int,
+    root: Path = ROOT,
 ) -> tuple[list[float], float]:
-    with server({"RUBRICATE_EMBED_CACHE_SIZE": "0", **env}) as url:
+    with server({"RUBRICATE_EMBED_CACHE_SIZE": "0", **env}, root=root) as url:
         sequential(url, warm)
         timings = sequential(url, latency_set)
         elapsed = asyncio.run(concurrent(url, load_set, clients))
@@ -88,6 +95,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="also run the code of this git commit (the embedding grade, reader off) in the same "
+        "run, e.g. the commit before a refactoring, and print the ratios",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     warm = student_answers(20, seed=1)
@@ -99,8 +112,14 @@ def main() -> None:
         "without reader": {"RUBRICATE_READER_ENABLED": "false"},
         "with reader": {"RUBRICATE_READER_ENABLED": "true"},
     }
+    roots = {name: ROOT for name in runs}
+    if args.baseline:
+        name = f"without reader, at {args.baseline}"
+        runs = {name: runs["without reader"], **runs}
+        roots[name] = baseline_tree(args.baseline)
     found = {
-        name: measure(env, warm, latency_set, load_set, args.clients) for name, env in runs.items()
+        name: measure(env, warm, latency_set, load_set, args.clients, roots[name])
+        for name, env in runs.items()
     }
     one_by_one, batched, segment_count = raw_encode(load_set)
     n = len(load_set)
@@ -121,6 +140,13 @@ def main() -> None:
         f"one answer per call, {n / batched:.1f} answers/s in batches of {args.clients}"
     )
     print(f"service time without reader / raw batched encode: {base_e / batched:.2f}x")
+    if args.baseline:
+        old_t, old_e = found[f"without reader, at {args.baseline}"]
+        print(
+            f"this code / {args.baseline} (reader off): p50 "
+            f"{percentile(base_t, 50) / percentile(old_t, 50):.2f}x, "
+            f"throughput {old_e / base_e:.2f}x"
+        )
 
 
 if __name__ == "__main__":
