@@ -1,5 +1,8 @@
-"""Scoring logic: the embedding grader, the LLM grader, their ensemble and feedback.
+"""The engine: everything between a student's answer and its kept, reviewed grade.
 
-Imports rubrics and models, never the HTTP layer: batch grading, evaluation and the LMS
-integration all call :class:`graders.service.grading_service.GradingService`.
+Its rooms import one way, top to bottom (checked by import-linter in ``make lint``):
+``evaluation`` (offline) > ``batch`` > ``workflow`` > ``service`` > ``store`` >
+``calibration`` > ``verdict`` > ``scoring`` > ``language`` > ``core``. It imports rubrics and
+models, never the HTTP layer: the API, batches, evaluation and the LMS integration all grade
+through :class:`graders.service.grading_service.GradingService`.
 """
