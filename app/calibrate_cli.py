@@ -1,29 +1,17 @@
-"""``rubricate calibrate``: fit the features -> score/label mapping on human-graded data."""
+"""``rubricate calibrate``: fit the features -> score/label mapping on human-graded data.
+
+The work is in app/eval_run.py, imported inside the command (offline: the ``eval`` extra).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from app.eval_cli import SAF_ROOT, _eval_settings, _grade_all, _read
-from graders.calibration.calibration_file import (
-    DEFAULT_FILE,
-    Calibration,
-    load_calibration,
-    make_version,
-    pair_key,
-)
-from graders.calibration.features import FEATURES
-from graders.calibration.prediction import CalibrationEntry
-from graders.evaluation.calibration_fit import fit_calibration_entry
-from graders.evaluation.datasets import Dataset, merge
-from graders.evaluation.report import fit_baselines
-from graders.evaluation.runner import Record
+from graders.calibration.calibration_file import DEFAULT_FILE
 
 
 def calibrate_command(
@@ -47,34 +35,14 @@ def calibrate_command(
     The entry for this run's (embedding model, LLM) pair is added to the file or replaces
     the one there; entries for other pairs are kept.
     """
-    sets = [_read(p) for p in (train or [SAF_ROOT / "training"])]
-    if per_question:
-        sets = [d.subset(per_question) for d in sets]
-    dataset = merge(sets, "+".join(d.name for d in sets))
-    settings = _eval_settings(no_llm)
-    (records,), embedding_model, llm_model, _ = asyncio.run(
-        _grade_all(settings, [dataset], settings.cache_dir / "eval", concurrency)
+    from app.eval_run import SAF_ROOT, calibrate
+
+    calibration, key = calibrate(
+        train or [SAF_ROOT / "training"],
+        output,
+        name,
+        per_question=per_question,
+        concurrency=concurrency,
+        no_llm=no_llm,
     )
-    entry = fit_on(dataset, records)
-    entry.metrics["baselines"] = fit_baselines(dataset, records).to_json()
-    if per_question:
-        entry.metrics["per_question"] = per_question
-    key = pair_key(embedding_model, llm_model)
-    previous = load_calibration(output) if output.exists() else None
-    entries: dict[str, CalibrationEntry] = dict(previous.entries) if previous else {}
-    entries[key] = entry
-    calibration = Calibration(make_version(name, entries), entries, trained_on=dataset.name)
-    calibration.save(output)
     typer.echo(json.dumps({"file": str(output), "version": calibration.version, "entry": key}))
-
-
-def fit_on(dataset: Dataset, records: Sequence[Record]) -> CalibrationEntry:
-    scores = [i.score / dataset.questions[i.question_id].max_score for i in dataset.items]
-    labels = [i.label for i in dataset.items] if dataset.labelled else None
-    return fit_calibration_entry(
-        [r.features for r in records],
-        scores,
-        [label for label in labels if label is not None] if labels else None,
-        [r.question for r in records],
-        list(FEATURES),
-    )

@@ -15,8 +15,8 @@ import httpx
 import pytest
 import typer
 
-import app.eval_cli
-from app.eval_cli import _grade_all, run_eval
+import app.eval_run
+from app.eval_run import _grade_all, run_eval
 from app.runtime import Backends
 from graders.calibration.calibration_file import DEFAULT_FILE, load_calibration
 from graders.evaluation.datasets import read_dataset
@@ -95,7 +95,7 @@ def test_eval_does_not_cache_answers_whose_llm_verdict_failed(
 def test_eval_stops_when_the_llm_never_gets_ready(
     embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(app.eval_cli, "LLM_READY_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(app.eval_run, "LLM_READY_TIMEOUT_S", 1.0)
     dataset = read_dataset(dataset_dir("saf", "unseen_questions")).subset(1)
     settings = make_settings(tmp_path, llm_enabled=True, llm_health_interval_s=0.2)
     backends = Backends(embedder=embedder, llm=_fake_llm(503), llm_model="fake")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from app.eval_cli import eval_targets, run_eval
+from app.eval_run import eval_targets, run_eval
 from app.runtime import Backends
 from graders.calibration.calibration_file import DEFAULT_FILE, load_calibration
 from graders.core.result import GradeResult, GraderVerdict, KeyPointResult, Status

@@ -30,9 +30,13 @@ def pearson(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def _ranks(values: NDArray[np.float64]) -> NDArray[np.float64]:
-    from scipy.stats import rankdata
-
-    return np.asarray(rankdata(values), dtype=np.float64)
+    """Ranks from 1, ties given the mean of the ranks they span (scipy's rankdata)."""
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.arange(1, len(values) + 1)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    return np.asarray(sums / counts, dtype=np.float64)[inverse]
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
