@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from app.metrics import Metrics
 from app.runtime import Runtime
+from app.saturation import GradingSlot, grading_slot
 from app.settings import Settings
 from graders.core.errors import NotReady
 from graders.service.grading_service import GradingService
@@ -59,6 +60,11 @@ def get_lessons(request: Request) -> dict[str, Lesson]:
     return lessons
 
 
+def get_slot(request: Request) -> GradingSlot | None:
+    """The request's place under load shedding, handed to the engine as its ``Progress``."""
+    return grading_slot(request.scope)
+
+
 def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
@@ -72,3 +78,4 @@ MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 BookDep = Annotated[GradeBook, Depends(get_book)]
 TeachingDep = Annotated[Teaching, Depends(get_teaching)]
 ReleasesDep = Annotated[Releases, Depends(get_releases)]
+SlotDep = Annotated[GradingSlot | None, Depends(get_slot)]

@@ -6,7 +6,10 @@ throughput finishes within the deadline (``app/saturation_limit.py``). One more 
 immediate 503 problem with ``Retry-After`` instead of joining a queue it would wait past
 its deadline in. A request counts until its embedding grade is done: its wait for the
 LLM, bounded by admission control and the LLM budget, does not hold the service's
-capacity (graders/service/waiting.py). Pure ASGI, in front of the routes.
+capacity. Each admitted request gets a ``GradingSlot`` in its ASGI scope
+(``grading_slot(scope)``); the route hands it to the grade book as the engine's
+``Progress`` (graders/service/llm_step.py), which reports into it when the LLM wait
+starts, and the slot frees its place. Pure ASGI, in front of the routes.
 """
 
 from __future__ import annotations
@@ -19,9 +22,32 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.metrics import Metrics
 from app.saturation_limit import GradingLimit
-from graders.service.waiting import on_llm_wait
 
 GRADING = ("/v1/grade", "/lti/grade")
+SLOT = "grading_slot"  # the key of a request's slot in its scope's state
+
+
+class GradingSlot:
+    """One admitted grading request's place in the limit; given back once, whichever first:
+    when its answer starts waiting for the LLM (``waiting_for_llm``, the engine's
+    ``Progress``) or when the response is sent."""
+
+    def __init__(self, release: Callable[[], None]) -> None:
+        self._release: Callable[[], None] | None = release
+
+    def waiting_for_llm(self) -> None:
+        self.release()
+
+    def release(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+
+def grading_slot(scope: Scope) -> GradingSlot | None:
+    """The request's slot; None on a path that is not limited (or without load shedding)."""
+    slot = scope.get("state", {}).get(SLOT)
+    return slot if isinstance(slot, GradingSlot) else None
 
 
 class Saturation:
@@ -55,20 +81,16 @@ class Saturation:
             return
         self.grading.started()
         self._gauges()
-        released = False
-
-        def release() -> None:
-            nonlocal released
-            if not released:
-                released = True
-                self.grading.finished()
-                self._gauges()
-
+        slot = GradingSlot(self._finished)
+        scope.setdefault("state", {})[SLOT] = slot
         try:
-            with on_llm_wait(release):
-                await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
         finally:
-            release()
+            slot.release()
+
+    def _finished(self) -> None:
+        self.grading.finished()
+        self._gauges()
 
     def _gauges(self) -> None:
         if self.metrics is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import BookDep, MetricsDep, ServiceDep
+from app.deps import BookDep, MetricsDep, SlotDep
 from app.schemas import GradeRequest
 from graders.core.result import GradeResult
 
@@ -13,7 +13,7 @@ router = APIRouter(prefix="/v1", tags=["grading"])
 
 @router.post("/grade", response_model=GradeResult)
 async def grade_answer(
-    body: GradeRequest, service: ServiceDep, book: BookDep, metrics: MetricsDep
+    body: GradeRequest, book: BookDep, metrics: MetricsDep, slot: SlotDep
 ) -> GradeResult:
     """Grade a student's answer to one question of a lesson, or to an inline question.
 
@@ -22,7 +22,6 @@ async def grade_answer(
     follows, at ``GET /v1/grades/{grade_id}``.
     """
     if body.question is not None:
-        service.check_answer(body.answer)
         result = await book.grade_inline(
             body.question.prompt,
             body.question.reference_answer,
@@ -31,6 +30,7 @@ async def grade_answer(
             question_id=body.question.id,
             student_id=body.student_id,
             require_llm=body.require_llm,
+            progress=slot,
         )
     else:
         assert body.lesson_id is not None and body.question_id is not None
@@ -40,6 +40,7 @@ async def grade_answer(
             body.answer,
             student_id=body.student_id,
             require_llm=body.require_llm,
+            progress=slot,
         )
     metrics.record(result)
     return result

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.deps import BookDep, LessonsDep, MetricsDep
+from app.deps import BookDep, LessonsDep, MetricsDep, SlotDep
 from app.lti import pages
 from app.lti.errors import InvalidSession, LtiError, UnknownPlatform
 from app.lti.holds import Holds
@@ -248,7 +248,12 @@ class LtiGradeOut(BaseModel):
 
 @router.post("/lti/grade", response_model=LtiGradeOut)
 async def grade_launch(
-    request: Request, body: LtiAnswer, lti: LtiDep, book: BookDep, metrics: MetricsDep
+    request: Request,
+    body: LtiAnswer,
+    lti: LtiDep,
+    book: BookDep,
+    metrics: MetricsDep,
+    slot: SlotDep,
 ) -> LtiGradeOut:
     """Grade an answer within a launch (its token scopes it to one question and user)."""
     session = lti.store.session(_bearer(request), "resource")
@@ -260,6 +265,7 @@ async def grade_launch(
         body.answer,
         student_id=session.user_id,
         source="lti",
+        progress=slot,
     )
     metrics.record(result)
     passback = None

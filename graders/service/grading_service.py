@@ -21,7 +21,7 @@ from graders.scoring.llm_grader import LLMGrader
 from graders.scoring.reader_grader import ReaderGrader
 from graders.service.inline_rubrics import InlineRubrics
 from graders.service.llm_admission import Admission
-from graders.service.llm_step import LLMStep
+from graders.service.llm_step import LLMStep, Progress
 from graders.verdict.assemble_result import Assembler, Draft
 from rubrics import Lesson, Question
 
@@ -125,6 +125,7 @@ class GradingService:
         return lesson, question
 
     def check_answer(self, answer: str) -> None:
+        """AnswerTooLong past ``max_answer_chars`` (a setting: every path, HTTP or not)."""
         if len(answer) > self.config.max_answer_chars:
             raise AnswerTooLong(len(answer), self.config.max_answer_chars)
 
@@ -137,8 +138,11 @@ class GradingService:
         student_id: str | None = None,
         require_llm: bool = False,
         wait_for_llm: bool = False,
+        progress: Progress | None = None,
     ) -> GradeResult:
-        """Grade within the interactive budget, unless ``require_llm`` or ``wait_for_llm``."""
+        """Grade within the interactive budget, unless ``require_llm`` or ``wait_for_llm``.
+
+        ``progress``: told when the answer starts waiting for the LLM (see LLMStep)."""
         lesson, question = self.find(lesson_id, question_id)
         result, _ = await self.grade_question(
             lesson,
@@ -147,6 +151,7 @@ class GradingService:
             student_id=student_id,
             require_llm=require_llm,
             budget_s=self._budget(require_llm or wait_for_llm),
+            progress=progress,
         )
         return result
 
@@ -163,13 +168,16 @@ class GradingService:
         question_id: str | None = None,
         student_id: str | None = None,
         require_llm: bool = False,
+        progress: Progress | None = None,
     ) -> GradeResult:
         """Grade an answer to a question given only as text and reference answer.
 
         Its rubric is built from the reference answer
         (graders/language/rubric_from_reference.py) and its phrasings are embedded once per
-        distinct question.
+        distinct question. An answer over the limit is refused before its rubric is built
+        (for a new question, an LLM call).
         """
+        self.check_answer(answer)
         lesson = await self.inline_lesson(prompt, reference_answer, max_score, question_id)
         result, _ = await self.grade_question(
             lesson,
@@ -178,6 +186,7 @@ class GradingService:
             student_id=student_id,
             require_llm=require_llm,
             budget_s=self._budget(require_llm),
+            progress=progress,
         )
         return result
 
@@ -199,6 +208,7 @@ class GradingService:
         leave_out: bool = False,
         budget_s: float | None = None,
         background: bool = False,
+        progress: Progress | None = None,
     ) -> tuple[GradeResult, Features | None]:
         """Grade against a given (lesson, question); with ``features`` also return them.
 
@@ -207,6 +217,7 @@ class GradingService:
         on its own graded answers). ``budget_s``: the LLM is asked only if admission control
         expects its verdict within this many seconds, and never waited for longer (None:
         wait as long as the LLM client's own timeout). ``background``: the refinement pass.
+        ``progress``: told when the answer starts waiting for the LLM.
         """
         self.check_answer(answer)
         empty = not answer.strip()
@@ -226,6 +237,7 @@ class GradingService:
             budget_s=budget_s,
             background=background,
             examples=shown,
+            progress=progress,
         )
         if require_llm and llm is None:
             raise LLMRequired(llm_status.reason or llm_status.state)

@@ -2,6 +2,11 @@
 
 A failed, skipped or late LLM never fails the grade: the result names the LLM's state
 (used, skipped, unavailable, disabled) and why, and the embedding grade stands.
+
+Whoever asks for an interactive grade may hand in a ``Progress``: the step reports into it
+when the answer starts waiting for the LLM (its embedding grade done, the LLM admitted).
+Load shedding in the HTTP layer counts a request only until then: the LLM wait is bounded
+by admission control and the interactive budget, not by the service's own capacity.
 """
 
 from __future__ import annotations
@@ -9,15 +14,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Protocol
 
 from graders.core.result import GraderStatus
 from graders.scoring.exemplar_vote import GradedAnswer
 from graders.scoring.llm_grader import LLMGrade, LLMGrader, LLMGradingFailed
 from graders.service.llm_admission import Admission, Decision
-from graders.service.waiting import waiting_for_llm
 from rubrics import Lesson, Question
 
 log = logging.getLogger(__name__)
+
+
+class Progress(Protocol):
+    """How one grading call goes, reported to whoever asked for it (one object a call)."""
+
+    def waiting_for_llm(self) -> None:
+        """The answer's own grading is done; from now on it waits for the LLM."""
 
 
 class LLMStep:
@@ -35,9 +47,11 @@ class LLMStep:
         budget_s: float | None,
         background: bool = False,
         examples: Sequence[GradedAnswer] = (),
+        progress: Progress | None = None,
     ) -> tuple[LLMGrade | None, GraderStatus]:
         """``background``: a refinement pass; no deadline but the client's own timeout, and
-        counted in the admission queue so interactive requests see the load it makes."""
+        counted in the admission queue so interactive requests see the load it makes.
+        ``progress``: told when the answer starts waiting for the LLM (not when skipped)."""
         if self.llm is None:
             return None, GraderStatus(state="disabled", reason="no LLM configured")
         if empty:
@@ -52,8 +66,8 @@ class LLMStep:
             decision = self.admission.decide(budget_s) if budget_s is not None else None
         if decision is not None and not decision.admitted:
             return None, GraderStatus(state="skipped", model=self.llm.model, reason=decision.reason)
-        if not background:
-            waiting_for_llm()  # the embedding grade is done: from here the LLM's capacity
+        if progress is not None:
+            progress.waiting_for_llm()  # the embedding grade is done: the LLM's capacity now
         try:
             if decision is None:
                 grade = await self.llm.grade(lesson, question, answer, examples)

@@ -18,6 +18,8 @@ import time
 from graders.core.errors import UnknownGrade, UnknownLesson
 from graders.core.result import GradeResult
 from graders.service.grading_service import GradingService
+from graders.service.llm_step import Progress
+from graders.store.grade_rows import new_grade
 from graders.store.grade_store import GradeStore, NewGrade, StoredGrade
 from rubrics import Lesson, Question
 
@@ -61,11 +63,18 @@ class GradeBook:
         student_id: str | None = None,
         require_llm: bool = False,
         source: str = "api",
+        progress: Progress | None = None,
     ) -> GradeResult:
+        """``progress``: told when the answer starts waiting for the LLM (load shedding)."""
         self._enter()
         try:
             result = await self.service.grade(
-                lesson_id, question_id, answer, student_id=student_id, require_llm=require_llm
+                lesson_id,
+                question_id,
+                answer,
+                student_id=student_id,
+                require_llm=require_llm,
+                progress=progress,
             )
         finally:
             self.in_flight -= 1
@@ -81,6 +90,7 @@ class GradeBook:
         question_id: str | None = None,
         student_id: str | None = None,
         require_llm: bool = False,
+        progress: Progress | None = None,
     ) -> GradeResult:
         self._enter()
         try:
@@ -92,6 +102,7 @@ class GradeBook:
                 question_id=question_id,
                 student_id=student_id,
                 require_llm=require_llm,
+                progress=progress,
             )
         finally:
             self.in_flight -= 1
@@ -123,23 +134,8 @@ class GradeBook:
         result = result.model_copy(
             update={"graded_by": graded_by(result), "refinement": refinement, "revision": 1}
         )
-        new = NewGrade(
-            source=source,
-            lesson_id=result.lesson_id,
-            question_id=result.question_id,
-            student_id=result.student_id,
-            answer=answer,
-            inline=inline,
-            graded_by=result.graded_by,
-            result=result.model_dump_json(),
-            label=result.label.value,
-            needs_review=result.needs_review,
-            confidence=result.confidence,
-            rubric_hash=result.versions.rubric_hash,
-            exemplar_set=result.versions.exemplar_set,
-            refinement=refinement,
-            batch_id=batch_id,
-            batch_seq=batch_seq,
+        new = new_grade(
+            result, answer, source=source, inline=inline, batch_id=batch_id, batch_seq=batch_seq
         )
         return result, new
 
