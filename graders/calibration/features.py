@@ -21,14 +21,13 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
-import snowballstemmer
 
 from graders.core.config import GradingConfig
 from graders.core.result import GradeResult, Status
 from graders.language.segments import is_negated, segments
+from graders.language.words import FUNCTION_WORDS, stemmer
 from graders.scoring.embedding_grader import EmbeddingGrader
 from rubrics import Question
 
@@ -70,23 +69,7 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
-# Function words carry no content of an answer; a short fixed list keeps the feature stable.
-_STOP_WORDS = frozenset(
-    re.findall(
-        r"\w+",
-        """a an the and or of to in on for with by is are was were be been being it its this that
-    these those as at from which who whom what when where how why not no can could should
-    would will shall may might must do does did has have had i you he she we they them their
-    there here than then so such into out up down over under about also only just each any
-    all some more most other own same very if but because while per via""",
-    )
-)
 _WORD = re.compile(r"[a-z0-9]+")
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    return snowballstemmer.stemmer("english")
 
 
 def content_words(text: str) -> set[str]:
@@ -98,8 +81,8 @@ def content_words(text: str) -> set[str]:
 # the pure-Python stemmer was most of a calibrated grade's time.
 @lru_cache(maxsize=4096)
 def _content_words(text: str) -> frozenset[str]:
-    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS and len(w) > 1]
-    return frozenset(_stemmer().stemWords(words))
+    words = [w for w in _WORD.findall(text.lower()) if w not in FUNCTION_WORDS and len(w) > 1]
+    return frozenset(stemmer().stemWords(words))
 
 
 def new_word_overlap(answer: str, reference: str, question: str) -> tuple[float, float]:

@@ -28,72 +28,57 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-import snowballstemmer
-
 from graders.language.segments import is_negated
+from graders.language.words import OPPOSITES_SKIPPED, stemmer, word_set
 
 _WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
 
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-_STOP = _words(
-    "a an the of to in on for and or is are be was were it its this that with by as at from "
-    "do does did can will would should model models"
-)
-
 # Words that negate wherever they stand ("teaches the format, not facts"), as stems.
-_NEGATORS = _words("not no never without nor")
+_NEGATORS = word_set("not no never without nor")
 _NOT = re.compile(r"^(?:cannot|(?:ca|do|does|did|is|are|was|were|wo|should|could|has|have)n'?t)$")
 
 # Scales whose two ends say opposite things. Words are stemmed before lookup, so each
 # entry covers its inflections ("update", "updates", "updated").
 _SCALES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "amount": (
-        _words("more most greater larger bigger higher longer increase many huge massive extra"),
-        _words("less least fewer smaller lower shorter decrease reduce tiny little few small"),
+        word_set("more most greater larger bigger higher longer increase many huge massive extra"),
+        word_set("less least fewer smaller lower shorter decrease reduce tiny little few small"),
     ),
     "change": (
-        _words("fixed frozen freeze untouched unchanged keep kept preserve same original intact"),
-        _words("update change modify overwrite rewrite retrain adjust replace"),
+        word_set("fixed frozen freeze untouched unchanged keep kept preserve same original intact"),
+        word_set("update change modify overwrite rewrite retrain adjust replace"),
     ),
     "scope": (
-        _words("all every entire whole full each everything"),
-        _words("only just some subset part partial fraction few small handful"),
+        word_set("all every entire whole full each everything"),
+        word_set("only just some subset part partial fraction few small handful"),
     ),
     "novelty": (
-        _words("new add inject novel"),
-        _words("already existing exist pretrained pre-existing previously"),
+        word_set("new add inject novel"),
+        word_set("already existing exist pretrained pre-existing previously"),
     ),
     "likeness": (
-        _words("same identical similar equal equivalent"),
-        _words("different differ distinct unlike other"),
+        word_set("same identical similar equal equivalent"),
+        word_set("different differ distinct unlike other"),
     ),
     "cost": (
-        _words("cheap cheaper inexpensive fast faster quick quicker easy easier"),
-        _words("expensive costly slow slower hard harder difficult"),
+        word_set("cheap cheaper inexpensive fast faster quick quicker easy easier"),
+        word_set("expensive costly slow slower hard harder difficult"),
     ),
     "order": (
-        _words("before earlier first prior previous"),
-        _words("after later last then subsequent next"),
+        word_set("before earlier first prior previous"),
+        word_set("after later last then subsequent next"),
     ),
     "sign": (
-        _words("positive good correct right desired"),
-        _words("negative bad wrong incorrect undesired"),
+        word_set("positive good correct right desired"),
+        word_set("negative bad wrong incorrect undesired"),
     ),
 }
 
 
 @lru_cache(maxsize=1)
-def _stemmer() -> snowballstemmer.stemmer:
-    return snowballstemmer.stemmer("english")
-
-
-@lru_cache(maxsize=1)
 def _stemmed_scales() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
-    stem = _stemmer().stemWord
+    stem = stemmer().stemWord
     return {
         name: (frozenset(stem(w) for w in up), frozenset(stem(w) for w in down))
         for name, (up, down) in _SCALES.items()
@@ -104,7 +89,7 @@ def _stemmed_scales() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
 def _stems(text: str) -> tuple[str, ...]:
     words = _WORD.findall(text.lower().replace("\u2019", "'"))
     words = ["not" if _NOT.match(w) else w.split("'")[0] for w in words]
-    return tuple(_stemmer().stemWords(words))
+    return tuple(stemmer().stemWords(words))
 
 
 def _negated_words(stems: tuple[str, ...]) -> set[str]:
@@ -112,7 +97,9 @@ def _negated_words(stems: tuple[str, ...]) -> set[str]:
     found: set[str] = set()
     for i, word in enumerate(stems):
         if word in _NEGATORS:
-            found.update(w for w in stems[i + 1 : i + 3] if w not in _STOP and w not in _NEGATORS)
+            found.update(
+                w for w in stems[i + 1 : i + 3] if w not in OPPOSITES_SKIPPED and w not in _NEGATORS
+            )
     return found
 
 
@@ -126,8 +113,8 @@ def _around_than(stems: tuple[str, ...]) -> tuple[set[str], set[str]] | None:
     if "than" not in stems:
         return None
     cut = stems.index("than")
-    before = {w for w in stems[:cut] if w not in _STOP}
-    after = {w for w in stems[cut + 1 : cut + 4] if w not in _STOP}
+    before = {w for w in stems[:cut] if w not in OPPOSITES_SKIPPED}
+    after = {w for w in stems[cut + 1 : cut + 4] if w not in OPPOSITES_SKIPPED}
     return before, after
 
 

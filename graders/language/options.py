@@ -12,13 +12,12 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from graders.language.segments import Segment, is_negated
+from graders.language.segments import Segment, clause_around, is_negated
 from rubrics import Choice
 
 _ITEM_MARKER = r"(?:(?<=\s)|(?<=^)|(?<=[;,]))\(?{item}[.):]\s*"
 # "a pretraining b sft c both": bare markers, trusted only when most items appear in order.
 _BARE_MARKER = r"(?:(?<=\s)|(?<=^)|(?<=[;,]))\(?{item}(?=\s)\s*"
-_CLAUSE_BREAK = re.compile(r"[,;:!?\n]|\.(?!\d)|\b(?:but|while|whereas|although|instead)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -64,21 +63,6 @@ def _item_span(answer: str, choice: Choice, items: list[str]) -> tuple[int, int]
     return own.end(), min(later, default=len(answer))
 
 
-def _clause_around(answer: str, start: int, end: int, span: tuple[int, int]) -> Segment:
-    """The clause holding answer[start:end], bounded by punctuation and contrast words."""
-    left, right = span
-    for brk in _CLAUSE_BREAK.finditer(answer, span[0], span[1]):
-        if brk.end() <= start:
-            left = brk.end()
-        elif brk.start() >= end:
-            right = brk.start()
-            break
-    text = answer[left:right]
-    stripped = text.strip()
-    offset = left + text.index(stripped) if stripped else left
-    return Segment(stripped, offset, offset + len(stripped))
-
-
 def named_options(
     answer: str, choice: Choice, span: tuple[int, int]
 ) -> tuple[tuple[str, ...], Segment | None]:
@@ -96,7 +80,7 @@ def named_options(
     named: list[str] = []
     evidence: Segment | None = None
     for start, end, option in sorted(taken):
-        clause = _clause_around(answer, start, end, span)
+        clause = clause_around(answer, start, end, span)
         if is_negated(clause.text):
             continue
         if option not in named:

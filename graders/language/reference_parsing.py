@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from graders.language.words import COUNT_PHRASE_ENDS
+
 _BULLET = re.compile(
     r"^\s*(?:[-*\u2022\u2023\u2043\u25aa\u25ab\u25a0\u25a1\u25cf\u25cb\u25e6\u2013\u2014\u2192>]+"
     r"|\(?(?:[0-9]{1,2}|[a-h]|[ivx]{1,4})[.)](?![0-9]))\s*",
@@ -126,13 +128,6 @@ _NUMBER = re.compile(rf"^(?:[0-9]+|{'|'.join(_WORDS)})$", re.I)
 _NOT_COUNTED = frozenset(
     {"sentence", "time", "second", "minute", "word", "byte", "bit", "packet", "line", "point"}
 )
-_STOPS = frozenset(
-    re.findall(
-        r"\w+",
-        """of the a an and or in on for each to with by that which who from at as is are be
-        it its their them you your per than""",
-    )
-)
 _SKIP = frozenset({"of", "the", "a", "an", "main", "more", "different", "most", "important"})
 
 
@@ -158,7 +153,11 @@ def counted_things(question: str) -> dict[str, int]:
         for following in words[i + 1 : i + 4]:
             if following.lower() in _SKIP and not content:
                 continue
-            if following.lower() in _STOPS or _NUMBER.match(following) or not following.isalpha():
+            if (
+                following.lower() in COUNT_PHRASE_ENDS
+                or _NUMBER.match(following)
+                or not following.isalpha()
+            ):
                 break
             noun = _singular(following)
             if noun not in _NOT_COUNTED:

@@ -24,6 +24,10 @@ _CLAUSE_BREAK = re.compile(
     r",\s+(?=(?:and\s+|but\s+)?(?:not|so|it|they|this|that|which)\b))\s*",
     re.I,
 )
+# Around a named option (graders.language.options) the clause ends at any comma or full stop too.
+_NARROW_CLAUSE_BREAK = re.compile(
+    r"[,;:!?\n]|\.(?!\d)|\b(?:but|while|whereas|although|instead)\b", re.I
+)
 _NEGATION = re.compile(
     r"\b(?:not|no|never|none|nothing|neither|nor|cannot|without|incorrect|wrong|false|"
     r"untrue|myth|misconception|mistaken|rather than|instead of|fails? to|unable to|"
@@ -94,3 +98,19 @@ def segments(answer: str) -> list[Segment]:
                 found.extend(c for c in clauses if len(c.text.split()) >= 2)
     unique = list(dict.fromkeys(found))
     return unique[:MAX_SEGMENTS]
+
+
+def clause_around(answer: str, start: int, end: int, span: tuple[int, int]) -> Segment:
+    """The clause holding answer[start:end] inside ``span``, bounded by any punctuation and
+    contrast words (a narrower clause than ``segments``'s)."""
+    left, right = span
+    for brk in _NARROW_CLAUSE_BREAK.finditer(answer, span[0], span[1]):
+        if brk.end() <= start:
+            left = brk.end()
+        elif brk.start() >= end:
+            right = brk.start()
+            break
+    text = answer[left:right]
+    stripped = text.strip()
+    offset = left + text.index(stripped) if stripped else left
+    return Segment(stripped, offset, offset + len(stripped))
