@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from app.metrics import Metrics
-from app.runtime import Runtime
 from app.saturation import GradingSlot, grading_slot
 from app.settings import Settings
 from graders.core.errors import NotReady
-from graders.service.grading_service import GradingService
 from graders.workflow.grade_book import GradeBook
 from graders.workflow.release import Releases
 from graders.workflow.teaching import Teaching
@@ -23,35 +21,26 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_runtime(request: Request) -> Runtime:
-    state: Runtime | None = request.app.state.runtime
-    if state is None:
-        raise NotReady("The models are still loading; try again shortly.")
-    return state
-
-
-def get_service(state: Annotated[Runtime, Depends(get_runtime)]) -> GradingService:
-    return state.service
+def _opened(request: Request, name: str) -> Any:
+    """A part of the grade store on ``app.state``; NotReady (503) while the store opens."""
+    part = getattr(request.app.state, name)
+    if part is None:
+        raise NotReady("The grade store is still opening; try again shortly.")
+    return part
 
 
 def get_book(request: Request) -> GradeBook:
-    book: GradeBook | None = request.app.state.grades
-    if book is None:
-        raise NotReady("The grade store is still opening; try again shortly.")
+    book: GradeBook = _opened(request, "grades")
     return book
 
 
 def get_teaching(request: Request) -> Teaching:
-    teaching: Teaching | None = request.app.state.teaching
-    if teaching is None:
-        raise NotReady("The grade store is still opening; try again shortly.")
+    teaching: Teaching = _opened(request, "teaching")
     return teaching
 
 
 def get_releases(request: Request) -> Releases:
-    releases: Releases | None = request.app.state.releases
-    if releases is None:
-        raise NotReady("The grade store is still opening; try again shortly.")
+    releases: Releases = _opened(request, "releases")
     return releases
 
 
@@ -71,8 +60,6 @@ def get_metrics(request: Request) -> Metrics:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-ServiceDep = Annotated[GradingService, Depends(get_service)]
 LessonsDep = Annotated[dict[str, Lesson], Depends(get_lessons)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 BookDep = Annotated[GradeBook, Depends(get_book)]

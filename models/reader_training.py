@@ -12,7 +12,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,6 @@ class TrainConfig:
     max_length: int = 256
     max_steps: int | None = None  # a tiny run (tests): stop after this many steps
     threads: int | None = None
-    extra_card: dict[str, Any] = field(default_factory=dict)
 
 
 # Called after each epoch (and at the end) with the network; returns figures to show and keep.

@@ -241,15 +241,6 @@ class VLLMClient:
             return False, f"model {self.settings.model!r} not served (served: {served})"
         return True, f"vLLM serving {self.settings.model!r}"
 
-    async def served_models(self) -> list[dict[str, Any]]:
-        """The ``data`` list of ``GET /v1/models`` (ids, ``max_model_len``, ``root``)."""
-        response = await self._get("/v1/models")
-        try:
-            data = response.json()["data"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise LLMBadResponse("malformed /v1/models reply", raw=response.text[:2000]) from exc
-        return [dict(m) for m in data]
-
     async def metrics_text(self) -> str:
         """vLLM's Prometheus ``/metrics`` text (see ``prefix_cache_hit_rate``)."""
         return (await self._get("/metrics")).text

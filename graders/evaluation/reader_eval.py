@@ -15,8 +15,6 @@ from graders.evaluation.reader_pairs import GRADE, SEMEVAL, saf_first
 from graders.evaluation.semeval import SemEvalSet, datasets_dir, test_sets
 from models.reader import Reader
 
-RELATION_OF = ("correct", "contradictory", "incorrect")
-
 
 def three_way(gold: Sequence[int], predicted: Sequence[int]) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score

@@ -23,7 +23,13 @@ from numpy.typing import NDArray
 
 from graders.core.config import GradingConfig
 from graders.language.segments import is_negated, segments
-from graders.scoring.embedding_findings import Abstention, Match, Matching, PhrasingIndex
+from graders.scoring.embedding_findings import (
+    Abstention,
+    KeyPointPhrasings,
+    Match,
+    Matching,
+    PhrasingIndex,
+)
 from graders.scoring.exemplar_phrasings import NOTHING, exemplar_rows, exemplar_segments
 from graders.scoring.misconception_assertion import misconception_evidence
 from models.embedder import TokenVectors
@@ -40,7 +46,6 @@ class AsyncEmbedder(Protocol):
 
 
 QUESTION = "\x00question"
-CACHE_FORMAT = 2  # bump when the embedded rows change shape or order
 
 
 def _id_pattern(lesson: Lesson) -> re.Pattern[str] | None:
@@ -261,14 +266,7 @@ class EmbeddingGrader:
             found[owner] = Match(best, pieces[row] if best > 0 else None)
         return Matching(found, tuple(abstentions), answer_vector)
 
-    async def key_point_similarity(
-        self, lesson_id: str, question_id: str, quotes: list[tuple[str, str]]
-    ) -> dict[str, float]:
-        """Best similarity of each quoted text to its own key point's phrasings."""
+    def phrasings(self, lesson_id: str, question_id: str) -> KeyPointPhrasings:
+        """The question's phrasing vectors, for the LLM grader's evidence check."""
         index = self._indexes[(lesson_id, question_id)]
-        vectors = await self.embedder.embed([text for _, text in quotes])
-        best: dict[str, float] = {}
-        for (owner, _), vector in zip(quotes, vectors, strict=True):
-            columns = index.vectors[index.owners == owner]
-            best[owner] = float((columns @ vector).max()) if len(columns) else 0.0
-        return best
+        return KeyPointPhrasings(index.owners, index.vectors)
