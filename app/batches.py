@@ -45,7 +45,9 @@ async def open_batches(
 ) -> AsyncIterator[BatchManager]:
     """Open the store and the engine (the in-process worker resumes unfinished batches);
     stop on exit. A private ``url`` (``rubricate batch`` in-process) always grades here."""
-    store = await asyncio.to_thread(BatchStore, url or database_url(settings))
+    store = await asyncio.to_thread(
+        BatchStore, url or database_url(settings), upgrade=settings.db_upgrade
+    )
     try:
         queue = None if url else await open_queue(settings, store)
         manager = BatchManager(

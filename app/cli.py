@@ -12,6 +12,7 @@ import typer
 
 from app.auth import keys_cli
 from app.calibrate_cli import calibrate_command
+from app.db_cli import db_cli
 from app.eval_cli import eval_command
 from app.reader_cli import reader_cli
 from app.runtime import load_all_lessons, runtime
@@ -28,6 +29,7 @@ cli.command("eval")(eval_command)
 cli.command("calibrate")(calibrate_command)
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(reader_cli, name="reader")
+cli.add_typer(db_cli, name="db")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 

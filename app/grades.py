@@ -64,7 +64,9 @@ async def open_grades(
     (``background``; a batch worker leaves those to the API). With the worker engine
     (batch_engine=procrastinate) no process refines here: grades stored pending get a
     refinement job, which ``rubricate worker`` runs."""
-    store = await asyncio.to_thread(GradeStore, url or database_url(settings))
+    store = await asyncio.to_thread(
+        GradeStore, url or database_url(settings), upgrade=settings.db_upgrade
+    )
     book = GradeBook(service, store, refine=settings.refine_in_background)
     teaching = Teaching(book)
     taught = await teaching.teach_all()

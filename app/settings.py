@@ -145,6 +145,13 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; unset is SQLite at cache_dir/rubricate.db."
     )
+    db_upgrade: bool = Field(
+        default=False,
+        description="RUBRICATE_DB_UPGRADE=true: at start-up, upgrade a database made by an "
+        "older rubricate to this one's schema. Unset, start-up refuses such a database and "
+        "names the command that upgrades it (`rubricate db upgrade`, after a backup). An "
+        "empty database is always made at start-up.",
+    )
     batch_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     batch_concurrency: int = Field(default=16, ge=1, le=512)
     batch_chunk_size: int = Field(default=256, ge=1, le=10_000)

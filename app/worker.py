@@ -39,7 +39,7 @@ async def run_worker(
 ) -> None:
     url = database_url(settings)
     app = make_app(url)  # BatchEngineUnavailable unless PostgreSQL
-    store = await asyncio.to_thread(BatchStore, url)
+    store = await asyncio.to_thread(BatchStore, url, upgrade=settings.db_upgrade)
     try:
         await asyncio.to_thread(ensure_schema, store.engine)
         async with (

@@ -18,8 +18,8 @@ from app.runtime import Backends, load_all_lessons, runtime
 from graders.batch.grading import ChunkGrader
 from graders.batch.intake import answer_hash, normalise_answer
 from graders.batch.procrastinate_queue import ProcrastinateQueue, ensure_schema, make_app
+from graders.store.batch_rows import NewRow
 from graders.store.batch_store import BatchStore
-from graders.store.batch_tables import NewRow
 from graders.store.chunk_queue import Chunk, ChunkOutcome
 from graders.store.grade_store import GradeStore
 from graders.workflow.grade_book import GradeBook

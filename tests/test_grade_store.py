@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from graders.store.grade_store import GradeStore, NewGrade
+from graders.store.grade_store import GradeRow, GradeStore, NewGrade
 from tests.batch_fixtures import database_urls
 
 
@@ -40,8 +40,7 @@ def new(student: str = "s1", refinement: str = "pending", answer: str = "an answ
 
 
 def revise(store: GradeStore, grade_id: str, by: str, label: str, **extra: object) -> int | None:
-    return store.revise(
-        grade_id,
+    row = GradeRow(
         graded_by=by,
         result=f'{{"label": "{label}"}}',
         label=label,
@@ -49,8 +48,8 @@ def revise(store: GradeStore, grade_id: str, by: str, label: str, **extra: objec
         confidence=0.9,
         rubric_hash="r1",
         exemplar_set="none",
-        **extra,  # type: ignore[arg-type]
     )
+    return store.revise(grade_id, row, **extra)  # type: ignore[arg-type]
 
 
 def test_revisions_and_the_teacher_wins(store: GradeStore) -> None:

@@ -25,7 +25,7 @@ def import_legacy(store: LtiStore, path: Path) -> int:
         path.rename(claimed)
     except FileNotFoundError:
         return 0
-    old = LtiStore(claimed)
+    old = LtiStore(claimed, upgrade=True)  # made by a release before migrations
     try:
         platforms = old.platforms()
         for platform, source in platforms:

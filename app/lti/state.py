@@ -62,7 +62,7 @@ def tool_key(settings: Settings, store: LtiStore) -> ToolKey:
 
 
 def build(settings: Settings) -> LtiState:
-    store = LtiStore(db_url(settings))
+    store = LtiStore(db_url(settings), upgrade=settings.db_upgrade)
     if store.shared:
         import_legacy(store, settings.cache_dir / "lti.sqlite3")
     if settings.lti_platforms_file is not None:

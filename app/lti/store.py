@@ -1,5 +1,5 @@
 """LTI persistence over SQLAlchemy Core: platforms, login states, used nonces, launch
-sessions, grades held back and the score passback queue (tables in app/lti/tables.py).
+sessions, grades held back and the score passback queue (tables in graders/store/tables.py).
 
 SQLite by default (the tables beside the batch store's; a crash never loses a committed
 passback: WAL with ``synchronous=FULL``); on PostgreSQL every API process shares the same
@@ -22,8 +22,8 @@ from sqlalchemy import Connection, Row, Table, delete, event, insert, select, up
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from app.lti import tables as t
 from app.lti.models import Hold, Passback, Platform, Session
+from graders.store import tables as t
 from graders.store.database import open_engine, sqlite_url
 
 __all__ = ["Hold", "LtiStore", "Passback", "Platform", "Session", "token_hash"]
@@ -52,14 +52,14 @@ def _upsert(conn: Connection, table: Table, values: Mapping[str, Any]) -> None:
         conn.execute(insert(table).values(**values))
 
 
-HOLD_COLUMNS = [t.holds.c[n] for n in ("grade_id", "issuer", "client_id", "lineitem")] + [
-    t.holds.c.user_id,
-    t.holds.c.due_at,
+HOLD_COLUMNS = [t.lti_holds.c[n] for n in ("grade_id", "issuer", "client_id", "lineitem")] + [
+    t.lti_holds.c.user_id,
+    t.lti_holds.c.due_at,
 ]
 PASSBACK_COLUMNS = [
-    t.passbacks.c[n]
+    t.lti_passbacks.c[n]
     for n in ("id", "issuer", "client_id", "lineitem", "score", "status", "attempts")
-] + [t.passbacks.c.next_attempt_at, t.passbacks.c.last_error]
+] + [t.lti_passbacks.c.next_attempt_at, t.lti_passbacks.c.last_error]
 
 
 def _passback(row: Row[Any]) -> Passback:
@@ -68,11 +68,12 @@ def _passback(row: Row[Any]) -> Passback:
 
 
 class LtiStore:
-    """``target``: a SQLite file (a ``Path``) or a SQLAlchemy database URL."""
+    """``target``: a SQLite file (a ``Path``) or a SQLAlchemy database URL; ``upgrade``: see
+    :func:`graders.store.database.open_engine`."""
 
-    def __init__(self, target: Path | str) -> None:
+    def __init__(self, target: Path | str, *, upgrade: bool = False) -> None:
         self.url = sqlite_url(target) if isinstance(target, Path) else target
-        self.engine = open_engine(self.url, t.metadata)
+        self.engine = open_engine(self.url, upgrade=upgrade)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _full_sync)
             self.engine.dispose()  # reconnect with the pragma
@@ -90,12 +91,12 @@ class LtiStore:
         values = {"name": name, "pem": offered.decode(), "created_at": time.time()}
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(t.keys).values(**values))
+                conn.execute(insert(t.lti_keys).values(**values))
         except IntegrityError:
             pass  # another process stored one first
         with self.engine.connect() as conn:
             return str(
-                conn.execute(select(t.keys.c.pem).where(t.keys.c.name == name)).scalar_one()
+                conn.execute(select(t.lti_keys.c.pem).where(t.lti_keys.c.name == name)).scalar_one()
             ).encode()
 
     # platforms
@@ -107,17 +108,17 @@ class LtiStore:
             "source": source,
         }
         with self.engine.begin() as conn:
-            _upsert(conn, t.platforms, values)
+            _upsert(conn, t.lti_platforms, values)
 
     def platforms(self) -> list[tuple[Platform, str]]:
-        p = t.platforms.c
+        p = t.lti_platforms.c
         query = select(p.data, p.source).order_by(p.issuer, p.client_id)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [(Platform.model_validate_json(d), s) for d, s in rows]
 
     def platform(self, issuer: str, client_id: str | None) -> Platform | None:
-        p = t.platforms.c
+        p = t.lti_platforms.c
         query = select(p.data).where(p.issuer == issuer)
         if client_id is not None:
             query = query.where(p.client_id == client_id)
@@ -127,23 +128,25 @@ class LtiStore:
         return Platform.model_validate_json(rows[0][0]) if len(rows) == 1 else None
 
     def delete_platform(self, issuer: str, client_id: str) -> bool:
-        p = t.platforms.c
+        p = t.lti_platforms.c
         with self.engine.begin() as conn:
-            query = delete(t.platforms).where(p.issuer == issuer, p.client_id == client_id)
+            query = delete(t.lti_platforms).where(p.issuer == issuer, p.client_id == client_id)
             return conn.execute(query).rowcount > 0
 
     # login state and nonces
     def put_state(self, state: str, nonce: str, issuer: str, ttl: float = 600) -> None:
         now = time.time()
         with self.engine.begin() as conn:
-            conn.execute(delete(t.states).where(t.states.c.expires_at < now))
+            conn.execute(delete(t.lti_states).where(t.lti_states.c.expires_at < now))
             values = {"state": state, "nonce": nonce, "issuer": issuer, "expires_at": now + ttl}
-            conn.execute(insert(t.states).values(**values))
+            conn.execute(insert(t.lti_states).values(**values))
 
     def take_state(self, state: str) -> tuple[str, str] | None:
         """The (nonce, issuer) of a login state, consumed; None if unknown or expired."""
-        s = t.states.c
-        query = delete(t.states).where(s.state == state).returning(s.nonce, s.issuer, s.expires_at)
+        s = t.lti_states.c
+        query = (
+            delete(t.lti_states).where(s.state == state).returning(s.nonce, s.issuer, s.expires_at)
+        )
         with self.engine.begin() as conn:
             row = conn.execute(query).first()
         if row is None or row[2] < time.time():
@@ -154,11 +157,11 @@ class LtiStore:
         """Record a nonce; False when it was seen before (a replayed id_token)."""
         now = time.time()
         with self.engine.begin() as conn:
-            conn.execute(delete(t.nonces).where(t.nonces.c.expires_at < now))
+            conn.execute(delete(t.lti_nonces).where(t.lti_nonces.c.expires_at < now))
         try:
             with self.engine.begin() as conn:
                 values = {"nonce": nonce, "issuer": issuer, "expires_at": now + ttl}
-                conn.execute(insert(t.nonces).values(**values))
+                conn.execute(insert(t.lti_nonces).values(**values))
         except IntegrityError:
             return False
         return True
@@ -173,14 +176,14 @@ class LtiStore:
             "expires_at": now + ttl,
         }
         with self.engine.begin() as conn:
-            conn.execute(delete(t.sessions).where(t.sessions.c.expires_at < now))
-            conn.execute(insert(t.sessions).values(**values))
+            conn.execute(delete(t.lti_sessions).where(t.lti_sessions.c.expires_at < now))
+            conn.execute(insert(t.lti_sessions).values(**values))
 
     def session(self, token: str, kind: str, *, consume: bool = False) -> Session | None:
-        c = t.sessions.c
+        c = t.lti_sessions.c
         where = (c.token_hash == token_hash(token), c.kind == kind)
         query = (
-            delete(t.sessions).where(*where).returning(c.data, c.expires_at)
+            delete(t.lti_sessions).where(*where).returning(c.data, c.expires_at)
             if consume
             else select(c.data, c.expires_at).where(*where)
         )
@@ -208,24 +211,26 @@ class LtiStore:
             "next_attempt_at": now,
             "created_at": now,
         }
-        query = insert(t.passbacks).values(**values).returning(t.passbacks.c.id)
+        query = insert(t.lti_passbacks).values(**values).returning(t.lti_passbacks.c.id)
         return int(conn.execute(query).scalar_one())
 
     # grades held back until refined (or a time-out), and the launch each belongs to
     def hold(self, hold: Hold, status: str) -> None:
         values = {**vars(hold), "status": status, "released_at": None}
         with self.engine.begin() as conn:
-            _upsert(conn, t.holds, values)
+            _upsert(conn, t.lti_holds, values)
 
     def held(self, limit: int = 100) -> list[Hold]:
-        h = t.holds.c
+        h = t.lti_holds.c
         query = select(*HOLD_COLUMNS).where(h.status == "held").order_by(h.due_at).limit(limit)
         with self.engine.connect() as conn:
             return [Hold(*r) for r in conn.execute(query)]
 
     def hold_for(self, grade_id: str) -> Hold | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(*HOLD_COLUMNS).where(t.holds.c.grade_id == grade_id)).first()
+            row = conn.execute(
+                select(*HOLD_COLUMNS).where(t.lti_holds.c.grade_id == grade_id)
+            ).first()
         return Hold(*row) if row else None
 
     def mark_released(self, grade_id: str) -> None:
@@ -235,53 +240,59 @@ class LtiStore:
     @staticmethod
     def _release(grade_id: str) -> Any:
         values = {"status": "released", "released_at": time.time()}
-        return update(t.holds).where(t.holds.c.grade_id == grade_id).values(**values)
+        return update(t.lti_holds).where(t.lti_holds.c.grade_id == grade_id).values(**values)
 
     def release_hold(self, hold: Hold, score: dict[str, Any]) -> int | None:
         """Queue a held grade's passback, once: None when another process released it."""
         with self.engine.begin() as conn:
-            claimed = conn.execute(self._release(hold.grade_id).where(t.holds.c.status == "held"))
+            claimed = conn.execute(
+                self._release(hold.grade_id).where(t.lti_holds.c.status == "held")
+            )
             if claimed.rowcount != 1:
                 return None
             return self._enqueue(conn, hold.issuer, hold.client_id, hold.lineitem, score)
 
     def due(self, limit: int = 20) -> list[Passback]:
         """Pending passbacks now due, each claimed for this process for ``CLAIM_LEASE_S``."""
-        now, p = time.time(), t.passbacks.c
+        now, p = time.time(), t.lti_passbacks.c
         is_due = (p.status == "pending", p.next_attempt_at <= now)
         query = select(*PASSBACK_COLUMNS).where(*is_due).order_by(p.next_attempt_at)
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit)).all()
         claimed = []
         for row in rows:
-            claim = update(t.passbacks).where(p.id == row[0], *is_due)
+            claim = update(t.lti_passbacks).where(p.id == row[0], *is_due)
             with self.engine.begin() as conn:
                 if conn.execute(claim.values(next_attempt_at=now + CLAIM_LEASE_S)).rowcount:
                     claimed.append(_passback(row))
         return claimed
 
     def passbacks(self, status: str | None = None, limit: int = 100) -> list[Passback]:
-        query = select(*PASSBACK_COLUMNS).order_by(t.passbacks.c.id.desc()).limit(limit)
+        query = select(*PASSBACK_COLUMNS).order_by(t.lti_passbacks.c.id.desc()).limit(limit)
         if status is not None:
-            query = query.where(t.passbacks.c.status == status)
+            query = query.where(t.lti_passbacks.c.status == status)
         with self.engine.connect() as conn:
             return [_passback(r) for r in conn.execute(query)]
 
     def mark_sent(self, passback_id: int) -> None:
         values = {
             "status": "sent",
-            "attempts": t.passbacks.c.attempts + 1,
+            "attempts": t.lti_passbacks.c.attempts + 1,
             "sent_at": time.time(),
             "last_error": None,
         }
         with self.engine.begin() as conn:
-            conn.execute(update(t.passbacks).where(t.passbacks.c.id == passback_id).values(values))
+            conn.execute(
+                update(t.lti_passbacks).where(t.lti_passbacks.c.id == passback_id).values(values)
+            )
 
     def mark_retry(self, passback_id: int, delay: float, error: str) -> None:
         values = {
-            "attempts": t.passbacks.c.attempts + 1,
+            "attempts": t.lti_passbacks.c.attempts + 1,
             "next_attempt_at": time.time() + delay,
             "last_error": error[:1000],
         }
         with self.engine.begin() as conn:
-            conn.execute(update(t.passbacks).where(t.passbacks.c.id == passback_id).values(values))
+            conn.execute(
+                update(t.lti_passbacks).where(t.lti_passbacks.c.id == passback_id).values(values)
+            )

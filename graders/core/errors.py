@@ -118,3 +118,32 @@ class BatchEngineUnavailable(RubricateError):
     """The batch engine chosen cannot run with this configuration."""
 
     title = "Batch engine unavailable"
+
+
+class DatabaseOutdated(RubricateError):
+    """The database was made by an older rubricate: its schema must be upgraded first."""
+
+    title = "Database schema outdated"
+
+    def __init__(self, where: str, found: str, head: str) -> None:
+        super().__init__(
+            f"The database {where} is at schema revision {found}; this rubricate needs {head}. "
+            "Back it up, then run `rubricate db upgrade` (or start once with "
+            "RUBRICATE_DB_UPGRADE=true to upgrade at start-up)."
+        )
+        self.found = found
+        self.head = head
+
+
+class DatabaseTooNew(RubricateError):
+    """The database was upgraded by a newer rubricate than this one."""
+
+    title = "Database schema newer than this rubricate"
+
+    def __init__(self, where: str, found: str, head: str) -> None:
+        super().__init__(
+            f"The database {where} is at schema revision {found}, which this rubricate does not "
+            f"know (its newest is {head}): run the rubricate that upgraded it, or a newer one."
+        )
+        self.found = found
+        self.head = head

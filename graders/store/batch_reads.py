@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, select
 
 from graders.store.batch_records import BatchRecord
-from graders.store.batch_tables import PendingRow, ResultRow, batches, grades, rows
+from graders.store.batch_rows import PendingRow, ResultRow
+from graders.store.tables import batch_grades, batch_rows, batches
 
 
 class BatchReads:
@@ -34,16 +35,16 @@ class BatchReads:
     def pending(self, batch_id: str, after: int, limit: int) -> list[PendingRow]:
         query = (
             select(
-                rows.c.seq,
-                rows.c.answer_hash,
-                rows.c.lesson_id,
-                rows.c.question_id,
-                rows.c.answer,
-                rows.c.student_id,
+                batch_rows.c.seq,
+                batch_rows.c.answer_hash,
+                batch_rows.c.lesson_id,
+                batch_rows.c.question_id,
+                batch_rows.c.answer,
+                batch_rows.c.student_id,
             )
-            .where(and_(rows.c.batch_id == batch_id, rows.c.status == "pending"))
-            .where(rows.c.seq > after)
-            .order_by(rows.c.seq)
+            .where(and_(batch_rows.c.batch_id == batch_id, batch_rows.c.status == "pending"))
+            .where(batch_rows.c.seq > after)
+            .order_by(batch_rows.c.seq)
             .limit(limit)
         )
         with self.engine.connect() as conn:
@@ -52,8 +53,8 @@ class BatchReads:
     def known(self, batch_id: str, hashes: Sequence[str]) -> set[str]:
         if not hashes:
             return set()
-        query = select(grades.c.answer_hash).where(
-            and_(grades.c.batch_id == batch_id, grades.c.answer_hash.in_(list(hashes)))
+        query = select(batch_grades.c.answer_hash).where(
+            and_(batch_grades.c.batch_id == batch_id, batch_grades.c.answer_hash.in_(list(hashes)))
         )
         with self.engine.connect() as conn:
             return set(conn.execute(query).scalars())
@@ -62,8 +63,8 @@ class BatchReads:
         """The batch's grade (result JSON) of each answer hash already graded."""
         if not hashes:
             return {}
-        query = select(grades.c.answer_hash, grades.c.result).where(
-            and_(grades.c.batch_id == batch_id, grades.c.answer_hash.in_(list(hashes)))
+        query = select(batch_grades.c.answer_hash, batch_grades.c.result).where(
+            and_(batch_grades.c.batch_id == batch_id, batch_grades.c.answer_hash.in_(list(hashes)))
         )
         with self.engine.connect() as conn:
             return {str(h): str(r) for h, r in conn.execute(query)}
@@ -73,45 +74,36 @@ class BatchReads:
         after = -1
         query = (
             select(
-                rows.c.seq,
-                rows.c.line,
-                rows.c.row_id,
-                rows.c.student_id,
-                rows.c.lesson_id,
-                rows.c.question_id,
-                rows.c.answer,
-                rows.c.answer_hash,
-                rows.c.status,
-                rows.c.error,
-                grades.c.result,
+                batch_rows.c.seq,
+                batch_rows.c.line,
+                batch_rows.c.row_id,
+                batch_rows.c.student_id,
+                batch_rows.c.lesson_id,
+                batch_rows.c.question_id,
+                batch_rows.c.answer,
+                batch_rows.c.answer_hash,
+                batch_rows.c.status,
+                batch_rows.c.error,
+                batch_grades.c.result,
             )
             .select_from(
-                rows.outerjoin(
-                    grades,
+                batch_rows.outerjoin(
+                    batch_grades,
                     and_(
-                        grades.c.batch_id == rows.c.batch_id,
-                        grades.c.answer_hash == rows.c.answer_hash,
-                        rows.c.status == "done",
+                        batch_grades.c.batch_id == batch_rows.c.batch_id,
+                        batch_grades.c.answer_hash == batch_rows.c.answer_hash,
+                        batch_rows.c.status == "done",
                     ),
                 )
             )
-            .where(rows.c.batch_id == batch_id)
-            .order_by(rows.c.seq)
+            .where(batch_rows.c.batch_id == batch_id)
+            .order_by(batch_rows.c.seq)
             .limit(page)
         )
         while True:
             with self.engine.connect() as conn:
-                got = [ResultRow(*r) for r in conn.execute(query.where(rows.c.seq > after))]
+                got = [ResultRow(*r) for r in conn.execute(query.where(batch_rows.c.seq > after))]
             yield from got
             if len(got) < page:
                 return
             after = got[-1].seq
-
-    def count_rows(self, batch_id: str) -> dict[str, int]:
-        query = (
-            select(rows.c.status, func.count())
-            .where(rows.c.batch_id == batch_id)
-            .group_by(rows.c.status)
-        )
-        with self.engine.connect() as conn:
-            return {status: int(n) for status, n in conn.execute(query)}

@@ -27,19 +27,11 @@ from sqlalchemy.exc import IntegrityError
 
 from graders.store.batch_reads import BatchReads
 from graders.store.batch_records import BatchRecord
-from graders.store.batch_tables import (
-    CHUNK_INSERT,
-    NewRow,
-    PendingRow,
-    ResultRow,
-    batches,
-    grades,
-    metadata,
-    rows,
-)
+from graders.store.batch_rows import CHUNK_INSERT, NewRow, PendingRow, ResultRow
 from graders.store.chunk_queue import ChunkPlan, ChunkQueue
 from graders.store.chunk_runs import ChunkRuns, add_chunks, count_run, finish_empty
 from graders.store.database import insert_ignoring, normalise_url, open_engine, sqlite_url
+from graders.store.tables import batch_grades, batch_rows, batches
 
 __all__ = ["BatchStore", "NewRow", "PendingRow", "ResultRow", "sqlite_url"]
 
@@ -47,9 +39,9 @@ __all__ = ["BatchStore", "NewRow", "PendingRow", "ResultRow", "sqlite_url"]
 class BatchStore(BatchReads, ChunkRuns):
     """Batches in SQL; every method is synchronous and safe to call from any thread."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, upgrade: bool = False) -> None:
         self.url = normalise_url(url)
-        self.engine: Engine = open_engine(url, metadata)
+        self.engine: Engine = open_engine(url, upgrade=upgrade)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -126,11 +118,11 @@ class BatchStore(BatchReads, ChunkRuns):
                     total += 1
                     failed += row.error is not None
                     if len(chunk) >= CHUNK_INSERT:
-                        conn.execute(insert(rows), chunk)
+                        conn.execute(insert(batch_rows), chunk)
                         chunk = []
                         _queue(conn, queue, plan, closing=False)
                 if chunk:
-                    conn.execute(insert(rows), chunk)
+                    conn.execute(insert(batch_rows), chunk)
                 _queue(conn, queue, plan, closing=True)
                 if plan is not None and not plan.planned:  # no row to grade: no job
                     finish_empty(conn, batch_id, now)
@@ -152,11 +144,13 @@ class BatchStore(BatchReads, ChunkRuns):
         """A student's rows lose their answer and grade (failed, "erased"); counters follow."""
         with self.engine.begin() as conn:
             found = conn.execute(
-                select(rows.c.batch_id, rows.c.status).where(rows.c.student_id == student_id)
+                select(batch_rows.c.batch_id, batch_rows.c.status).where(
+                    batch_rows.c.student_id == student_id
+                )
             ).all()
             conn.execute(
-                update(rows)
-                .where(rows.c.student_id == student_id)
+                update(batch_rows)
+                .where(batch_rows.c.student_id == student_id)
                 .values(
                     student_id=None,
                     answer=None,
@@ -206,10 +200,10 @@ class BatchStore(BatchReads, ChunkRuns):
             if new_grades:
                 have = set(
                     conn.execute(
-                        select(grades.c.answer_hash).where(
+                        select(batch_grades.c.answer_hash).where(
                             and_(
-                                grades.c.batch_id == batch_id,
-                                grades.c.answer_hash.in_(list(new_grades)),
+                                batch_grades.c.batch_id == batch_id,
+                                batch_grades.c.answer_hash.in_(list(new_grades)),
                             )
                         )
                     ).scalars()
@@ -221,7 +215,7 @@ class BatchStore(BatchReads, ChunkRuns):
                 ]
                 added = 0
                 if fresh:  # a concurrent run may store the same answer's grade first
-                    stmt = insert_ignoring(conn, grades).returning(grades.c.answer_hash)
+                    stmt = insert_ignoring(conn, batch_grades).returning(batch_grades.c.answer_hash)
                     added = len(conn.execute(stmt, fresh).all())
             else:
                 added = 0
@@ -284,9 +278,13 @@ def _mark(
     for start in range(0, len(seqs), 500):
         part = list(seqs[start : start + 500])
         total += conn.execute(
-            update(rows)
+            update(batch_rows)
             .where(
-                and_(rows.c.batch_id == batch_id, rows.c.seq.in_(part), rows.c.status == "pending")
+                and_(
+                    batch_rows.c.batch_id == batch_id,
+                    batch_rows.c.seq.in_(part),
+                    batch_rows.c.status == "pending",
+                )
             )
             .values(status=status, error=error)
         ).rowcount

@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 
 from graders.store.batch_records import Redelivery
-from graders.store.batch_tables import PendingRow, batches, chunks, rows
+from graders.store.batch_rows import PendingRow
 from graders.store.chunk_queue import Chunk
+from graders.store.tables import batch_chunks, batch_rows, batches
 
 ACTIVE = ("queued", "running")
 
@@ -26,7 +27,7 @@ def add_chunks(conn: Connection, found: Sequence[Chunk]) -> None:
     """The chunk rows of a new upload (inside its transaction)."""
     if found:
         conn.execute(
-            insert(chunks),
+            insert(batch_chunks),
             [
                 {
                     "batch_id": c.batch_id,
@@ -56,11 +57,11 @@ def count_run(
     """Add a run's repeated work to its chunk (inside the run's save transaction)."""
     if regraded or duplicates:
         conn.execute(
-            update(chunks)
-            .where(and_(chunks.c.batch_id == batch_id, chunks.c.chunk == chunk))
+            update(batch_chunks)
+            .where(and_(batch_chunks.c.batch_id == batch_id, batch_chunks.c.chunk == chunk))
             .values(
-                regraded=chunks.c.regraded + regraded,
-                duplicates=chunks.c.duplicates + duplicates,
+                regraded=batch_chunks.c.regraded + regraded,
+                duplicates=batch_chunks.c.duplicates + duplicates,
             )
         )
 
@@ -87,10 +88,14 @@ class ChunkRuns:
                     .values(status="running", started_at=now, resumed_at=now, resumed_from=0)
                 )
             runs = conn.execute(
-                update(chunks)
-                .where(and_(chunks.c.batch_id == chunk.batch_id, chunks.c.chunk == chunk.key))
-                .values(runs=chunks.c.runs + 1)
-                .returning(chunks.c.runs)
+                update(batch_chunks)
+                .where(
+                    and_(
+                        batch_chunks.c.batch_id == chunk.batch_id, batch_chunks.c.chunk == chunk.key
+                    )
+                )
+                .values(runs=batch_chunks.c.runs + 1)
+                .returning(batch_chunks.c.runs)
             ).scalar()
         return int(runs) if runs is not None else 1
 
@@ -98,21 +103,21 @@ class ChunkRuns:
         """The chunk's rows still to grade, in input order."""
         query = (
             select(
-                rows.c.seq,
-                rows.c.answer_hash,
-                rows.c.lesson_id,
-                rows.c.question_id,
-                rows.c.answer,
-                rows.c.student_id,
+                batch_rows.c.seq,
+                batch_rows.c.answer_hash,
+                batch_rows.c.lesson_id,
+                batch_rows.c.question_id,
+                batch_rows.c.answer,
+                batch_rows.c.student_id,
             )
             .where(
                 and_(
-                    rows.c.batch_id == chunk.batch_id,
-                    rows.c.seq.in_(list(chunk.seqs)),
-                    rows.c.status == "pending",
+                    batch_rows.c.batch_id == chunk.batch_id,
+                    batch_rows.c.seq.in_(list(chunk.seqs)),
+                    batch_rows.c.status == "pending",
                 )
             )
-            .order_by(rows.c.seq)
+            .order_by(batch_rows.c.seq)
         )
         with self.engine.connect() as conn:
             return [PendingRow(*r) for r in conn.execute(query)]
@@ -121,8 +126,8 @@ class ChunkRuns:
         """Mark the batch done when none of its rows is pending; whether it now is done."""
         with self.engine.begin() as conn:
             left = conn.execute(
-                select(rows.c.seq)
-                .where(and_(rows.c.batch_id == batch_id, rows.c.status == "pending"))
+                select(batch_rows.c.seq)
+                .where(and_(batch_rows.c.batch_id == batch_id, batch_rows.c.status == "pending"))
                 .limit(1)
             ).first()
             if left is not None:
@@ -138,11 +143,11 @@ class ChunkRuns:
         """The batch's repeated work, summed over its chunks."""
         query = select(
             func.count(),
-            func.coalesce(func.sum(chunks.c.runs), 0),
-            func.coalesce(func.sum(chunks.c.regraded), 0),
-            func.coalesce(func.sum(chunks.c.duplicates), 0),
-            func.count().filter(chunks.c.runs > 1),
-        ).where(chunks.c.batch_id == batch_id)
+            func.coalesce(func.sum(batch_chunks.c.runs), 0),
+            func.coalesce(func.sum(batch_chunks.c.regraded), 0),
+            func.coalesce(func.sum(batch_chunks.c.duplicates), 0),
+            func.count().filter(batch_chunks.c.runs > 1),
+        ).where(batch_chunks.c.batch_id == batch_id)
         with self.engine.connect() as conn:
             found: Any = conn.execute(query).one()
         n, runs, regraded, duplicates, rerun = (int(x or 0) for x in found)

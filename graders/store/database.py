@@ -3,7 +3,7 @@
 Stores (batches, grades) use SQLAlchemy 2 Core with a *sync* engine run in worker
 threads: the same code and well-tested drivers serve SQLite (stdlib ``sqlite3``) and
 PostgreSQL (``psycopg`` 3). SQLite runs in WAL mode with a busy timeout, so one writer
-and many readers do not block each other.
+and many readers do not block each other. The schema is the migrations' (graders.store.schema).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 
-SCHEMA_LOCK = 0x72756272  # the PostgreSQL advisory lock held while creating tables
+from graders.store.schema import prepare
 
 
 def sqlite_url(path: Path) -> str:
@@ -29,8 +29,20 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def open_engine(url: str, metadata: MetaData) -> Engine:
-    """An engine for ``url`` with ``metadata``'s tables created if missing."""
+def open_engine(url: str, *, upgrade: bool = False) -> Engine:
+    """An engine for ``url`` whose schema is this rubricate's: an empty database is made; an
+    older one is upgraded with ``upgrade``, else refused (graders.store.schema.prepare)."""
+    engine = connect(url)
+    try:
+        prepare(engine, upgrade=upgrade)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def connect(url: str) -> Engine:
+    """An engine for ``url``, the schema as it is (``rubricate db`` reads and upgrades it)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -38,19 +50,8 @@ def open_engine(url: str, metadata: MetaData) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-    create_tables(engine, metadata)
-    return engine
-
-
-def create_tables(engine: Engine, metadata: MetaData) -> None:
-    """``metadata``'s missing tables. On PostgreSQL one process at a time: processes starting
-    together would each create them, and all but one fail; in turn, the others find them."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
-        metadata.create_all(conn)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
 def is_postgres(url: str) -> bool:

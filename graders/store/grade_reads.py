@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine, and_, case, func, or_, select
 
-from graders.store.grade_tables import COLUMNS, StoredGrade, audit, grades, revisions, stored_grade
+from graders.store.grade_rows import COLUMNS, StoredGrade, stored_grade
+from graders.store.tables import audit, grades, revisions
 
 
 class GradeReads:

@@ -30,16 +30,17 @@ from sqlalchemy import (
 
 from graders.store.database import open_engine
 from graders.store.grade_reads import GradeReads
-from graders.store.grade_tables import NewGrade, StoredGrade, audit, grades, metadata, revisions
+from graders.store.grade_rows import GradeRow, NewGrade, StoredGrade
+from graders.store.tables import audit, grades, revisions
 
-__all__ = ["GradeStore", "NewGrade", "StoredGrade", "grades", "metadata"]
+__all__ = ["GradeRow", "GradeStore", "NewGrade", "StoredGrade"]
 
 
 class GradeStore(GradeReads):
     """Grades in SQL; every method is synchronous and safe to call from any thread."""
 
-    def __init__(self, url: str) -> None:
-        self.engine: Engine = open_engine(url, metadata)
+    def __init__(self, url: str, *, upgrade: bool = False) -> None:
+        self.engine: Engine = open_engine(url, upgrade=upgrade)
         # Called inside the transaction that makes grades pending, with their ids (the
         # worker engine defers their refinement jobs there: graders.workflow.refine_jobs).
         self.on_pending: Callable[[Connection, list[str]], None] | None = None
@@ -111,19 +112,14 @@ class GradeStore(GradeReads):
     def revise(
         self,
         grade_id: str,
+        row: GradeRow,
         *,
-        graded_by: str,
-        result: str,
-        label: str,
-        needs_review: bool,
-        confidence: float,
-        rubric_hash: str,
-        exemplar_set: str,
         refinement: str | None = None,
         review: str | None = None,
         who: str | None = None,
     ) -> int | None:
-        """Add a revision and make it current; None if the grade is gone.
+        """Add ``row`` (:func:`graders.store.grade_rows.grade_row`) as a revision and make it
+        current; the revision's number, or None if the grade is gone.
 
         A teacher's revision (``review`` given) always becomes current. A machine revision
         becomes current only while no teacher has reviewed the grade; it is kept as history
@@ -131,41 +127,41 @@ class GradeStore(GradeReads):
         """
         now = time.time()
         with self.engine.begin() as conn:
-            row = conn.execute(
+            current = conn.execute(
                 select(
                     grades.c.revision, grades.c.review, grades.c.result, grades.c.refinement
                 ).where(grades.c.id == grade_id)
             ).first()
-            if row is None:
+            if current is None:
                 return None
-            revision = int(row.revision) + 1
+            revision = int(current.revision) + 1
             conn.execute(
                 insert(revisions).values(
                     grade_id=grade_id,
                     revision=revision,
-                    graded_by=graded_by,
+                    graded_by=row.graded_by,
                     created_at=now,
-                    result=result,
+                    result=row.result,
                 )
             )
             values: dict[str, object] = {"revision": revision, "updated_at": now}
-            if refinement is not None and row.review is None:
+            if refinement is not None and current.review is None:
                 values["refinement"] = refinement
             if review is not None:
                 values |= {"review": review, "reviewed_at": now}
-                if row.refinement in ("pending", "running"):
+                if current.refinement in ("pending", "running"):
                     values["refinement"] = "superseded"
             else:
-                values["ai_result"] = result
-                values["rubric_hash"] = rubric_hash
-                values["exemplar_set"] = exemplar_set
-            if review is not None or row.review is None:
+                values["ai_result"] = row.result
+                values["rubric_hash"] = row.rubric_hash
+                values["exemplar_set"] = row.exemplar_set
+            if review is not None or current.review is None:
                 values |= {
-                    "result": result,
-                    "graded_by": graded_by,
-                    "label": label,
-                    "needs_review": int(needs_review),
-                    "confidence": confidence,
+                    "result": row.result,
+                    "graded_by": row.graded_by,
+                    "label": row.label,
+                    "needs_review": int(row.needs_review),
+                    "confidence": row.confidence,
                 }
             conn.execute(update(grades).where(grades.c.id == grade_id).values(**values))
             if values.get("refinement") == "pending":
@@ -176,9 +172,9 @@ class GradeStore(GradeReads):
                         grade_id=grade_id,
                         at=now,
                         who=who,
-                        action="review" if review is not None else graded_by,
-                        before=row.result,
-                        after=result,
+                        action="review" if review is not None else row.graded_by,
+                        before=current.result,
+                        after=row.result,
                     )
                 )
         return revision

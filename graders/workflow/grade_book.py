@@ -19,6 +19,7 @@ from graders.core.errors import UnknownGrade, UnknownLesson
 from graders.core.result import GradeResult
 from graders.service.grading_service import GradingService
 from graders.service.llm_step import Progress
+from graders.store.grade_rows import new_grade
 from graders.store.grade_store import GradeStore, NewGrade, StoredGrade
 from rubrics import Lesson, Question
 
@@ -133,23 +134,8 @@ class GradeBook:
         result = result.model_copy(
             update={"graded_by": graded_by(result), "refinement": refinement, "revision": 1}
         )
-        new = NewGrade(
-            source=source,
-            lesson_id=result.lesson_id,
-            question_id=result.question_id,
-            student_id=result.student_id,
-            answer=answer,
-            inline=inline,
-            graded_by=result.graded_by,
-            result=result.model_dump_json(),
-            label=result.label.value,
-            needs_review=result.needs_review,
-            confidence=result.confidence,
-            rubric_hash=result.versions.rubric_hash,
-            exemplar_set=result.versions.exemplar_set,
-            refinement=refinement,
-            batch_id=batch_id,
-            batch_seq=batch_seq,
+        new = new_grade(
+            result, answer, source=source, inline=inline, batch_id=batch_id, batch_seq=batch_seq
         )
         return result, new
 

@@ -15,6 +15,7 @@ import logging
 import time
 
 from graders.core.errors import RubricateError
+from graders.store.grade_rows import grade_row
 from graders.workflow.grade_book import GradeBook, graded_by, needs_refinement
 
 log = logging.getLogger(__name__)
@@ -72,18 +73,7 @@ class Refinement:
         if needs_refinement(result):
             return "failed" if grade.refine_attempts >= self.max_attempts else "pending"
         result = result.model_copy(update={"graded_by": graded_by(result), "refinement": "done"})
-        await asyncio.to_thread(
-            store.revise,
-            grade_id,
-            graded_by=result.graded_by,
-            result=result.model_dump_json(),
-            label=result.label.value,
-            needs_review=result.needs_review,
-            confidence=result.confidence,
-            rubric_hash=result.versions.rubric_hash,
-            exemplar_set=result.versions.exemplar_set,
-            refinement="done",
-        )
+        await asyncio.to_thread(store.revise, grade_id, grade_row(result), refinement="done")
         self.refined += 1
         self.lag_s = time.time() - grade.created_at
         return "done"

@@ -13,6 +13,7 @@ import asyncio
 
 from pydantic import BaseModel
 
+from graders.store.grade_rows import grade_row
 from graders.workflow.grade_book import GradeBook, graded_by, needs_refinement
 
 
@@ -81,13 +82,7 @@ async def regrade(book: GradeBook, lesson_id: str, question_id: str, *, apply: b
             await asyncio.to_thread(
                 book.store.revise,
                 grade.id,
-                graded_by=after.graded_by,
-                result=after.model_dump_json(),
-                label=after.label.value,
-                needs_review=after.needs_review,
-                confidence=after.confidence,
-                rubric_hash=after.versions.rubric_hash,
-                exemplar_set=after.versions.exemplar_set,
+                grade_row(after),
                 refinement=after.refinement,
                 who="regrade",
             )

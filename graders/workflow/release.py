@@ -13,23 +13,17 @@ import asyncio
 import time
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Column, Float, Integer, MetaData, Table, Text, delete, insert, select
+from sqlalchemy import ColumnElement, delete, insert, select
 
 from graders.core.result import GradeResult
-from graders.store.database import create_tables
+from graders.store.tables import release_policies
 from graders.workflow.agreement import agreement
 from graders.workflow.grade_book import GradeBook
 
-metadata = MetaData()
-policies = Table(
-    "rubricate_release_policies",
-    metadata,
-    Column("lesson_id", Text, primary_key=True),
-    Column("question_id", Text, primary_key=True),
-    Column("min_reviewed", Integer, nullable=False),
-    Column("min_accuracy", Float, nullable=False),
-    Column("updated_at", Float, nullable=False),
-)
+
+def _key(lesson_id: str, question_id: str) -> ColumnElement[bool]:
+    table = release_policies.c
+    return (table.lesson_id == lesson_id) & (table.question_id == question_id)
 
 
 class ReleasePolicy(BaseModel):
@@ -58,19 +52,17 @@ class ReleaseState(BaseModel):
 
 class Releases:
     def __init__(self, book: GradeBook) -> None:
-        self.book = book
-        create_tables(book.store.engine, metadata)
+        self.book = book  # the policies are kept in the grade store's database
 
     async def set(self, lesson_id: str, question_id: str, policy: ReleasePolicy | None) -> None:
         self.book.check_scope(lesson_id, question_id)
 
         def write() -> None:
             with self.book.store.engine.begin() as conn:
-                key = (policies.c.lesson_id == lesson_id) & (policies.c.question_id == question_id)
-                conn.execute(delete(policies).where(key))
+                conn.execute(delete(release_policies).where(_key(lesson_id, question_id)))
                 if policy is not None:
                     conn.execute(
-                        insert(policies).values(
+                        insert(release_policies).values(
                             lesson_id=lesson_id,
                             question_id=question_id,
                             updated_at=time.time(),
@@ -82,9 +74,8 @@ class Releases:
 
     async def policy(self, lesson_id: str, question_id: str) -> ReleasePolicy | None:
         def read() -> ReleasePolicy | None:
-            query = select(policies.c.min_reviewed, policies.c.min_accuracy).where(
-                (policies.c.lesson_id == lesson_id) & (policies.c.question_id == question_id)
-            )
+            columns = release_policies.c.min_reviewed, release_policies.c.min_accuracy
+            query = select(*columns).where(_key(lesson_id, question_id))
             with self.book.store.engine.connect() as conn:
                 row = conn.execute(query).first()
             return ReleasePolicy(min_reviewed=row[0], min_accuracy=row[1]) if row else None

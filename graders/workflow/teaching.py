@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from graders.core.errors import RubricateError
 from graders.core.result import GradeResult
+from graders.store.grade_rows import grade_row
 from graders.workflow.grade_book import GradeBook
 from graders.workflow.review import TeacherReview, apply_review, as_exemplar
 from rubrics import Lesson, Question
@@ -77,13 +78,7 @@ class Teaching:
         revision = await asyncio.to_thread(
             book.store.revise,
             grade_id,
-            graded_by="teacher",
-            result=reviewed.model_dump_json(),
-            label=reviewed.label.value,
-            needs_review=False,
-            confidence=1.0,
-            rubric_hash=reviewed.versions.rubric_hash,
-            exemplar_set=reviewed.versions.exemplar_set,
+            grade_row(reviewed),  # graded_by teacher, confidence 1, not flagged
             review=review.model_dump_json(),
             who=review.reviewer or who,
         )

@@ -1,0 +1,1 @@
+"""Alembic migrations of the one storage room (graders.store.schema runs them)."""
