@@ -20,7 +20,7 @@ import typer
 from app.batches import open_batches
 from app.runtime import load_all_lessons, runtime
 from app.settings import Settings
-from graders.batch.report import render_html
+from graders.batch.report_html import render_html
 from graders.store.batch_records import FINISHED, BatchInfo
 from graders.store.batch_store import sqlite_url
 

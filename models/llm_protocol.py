@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
 
-__all__ = ["JSONObject", "LLMBackend", "LLMClient", "Messages"]
+__all__ = ["ClosesOnExit", "JSONObject", "LLMBackend", "LLMClient", "Messages"]
 
 Messages = list[dict[str, str]]
 JSONObject = dict[str, Any]
@@ -39,3 +40,21 @@ class LLMBackend(LLMClient, Protocol):
     async def ready(self) -> tuple[bool, str]: ...
 
     async def aclose(self) -> None: ...
+
+
+class ClosesOnExit:
+    """A client used as ``async with client: ...``: leaving the block awaits ``aclose``."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        raise NotImplementedError

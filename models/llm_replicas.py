@@ -20,11 +20,10 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from models.llm_errors import LLMError, LLMRejected, LLMTimeout, LLMUnavailable
-from models.llm_protocol import JSONObject, LLMBackend, Messages
+from models.llm_protocol import ClosesOnExit, JSONObject, LLMBackend, Messages
 from models.llm_settings import LLMSettings
 from models.replica_routing import Replica, ReplicaRouter
 
@@ -33,7 +32,7 @@ __all__ = ["ReplicatedLLM"]
 BackendFactory = Callable[[LLMSettings], LLMBackend]
 
 
-class ReplicatedLLM:
+class ReplicatedLLM(ClosesOnExit):
     """``LLMBackend`` that spreads calls over ``urls`` and fails over between them.
 
     ``settings`` is the template every replica's client is built from (``factory``, e.g.
@@ -68,17 +67,6 @@ class ReplicatedLLM:
         self.name = f"{replicas[0].client.name} x{len(replicas)}"
 
     # -- lifecycle
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await asyncio.gather(*(r.client.aclose() for r in self.replicas))

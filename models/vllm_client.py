@@ -12,13 +12,12 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from models.llm_errors import LLMBadResponse, LLMError, LLMRejected, LLMTimeout, LLMUnavailable
-from models.llm_protocol import JSONObject, Messages
+from models.llm_protocol import ClosesOnExit, JSONObject, Messages
 from models.llm_replies import error_detail, parse_json_object, retry_after_s
 from models.llm_settings import LLMSettings
 
@@ -45,7 +44,7 @@ class LLMStats:
 # --------------------------------------------------------------------------- vLLM client
 
 
-class VLLMClient:
+class VLLMClient(ClosesOnExit):
     """``LLMClient`` over vLLM's OpenAI-compatible API.
 
     Use as ``async with VLLMClient(settings) as llm: await llm.complete_json(...)``, or call
@@ -81,17 +80,6 @@ class VLLMClient:
         self._sem = asyncio.Semaphore(settings.max_concurrency)
 
     # -- lifecycle
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._http.aclose()

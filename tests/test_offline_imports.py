@@ -1,7 +1,7 @@
 """Serving needs none of the ``eval`` extra: every module of app/, graders/, models/ and rubrics/
-but the offline ones (graders.evaluation, app.eval_run) imports with scikit-learn, scipy and
-matplotlib made unimportable. A module-level import of one of them fails this test; import it
-inside the offline function that needs it."""
+but the offline ones (graders.evaluation, app.eval_run) and alembic's migration scripts imports
+with scikit-learn, scipy and matplotlib made unimportable. A module-level import of one of them
+fails this test; import it inside the offline function that needs it."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ PROBE = textwrap.dedent(
 
     OFFLINE_LIBRARIES = ("sklearn", "scipy", "matplotlib")
     OFFLINE_MODULES = ("graders.evaluation", "app.eval_run")
+    SCRIPTS = ".migrations"  # alembic runs these; importing one outside alembic fails
 
     class Blocked(MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
@@ -31,7 +32,7 @@ PROBE = textwrap.dedent(
     for top in ("app", "graders", "models", "rubrics"):
         package = importlib.import_module(top)
         for found in pkgutil.walk_packages(package.__path__, top + "."):
-            if found.name.startswith(OFFLINE_MODULES):
+            if found.name.startswith(OFFLINE_MODULES) or SCRIPTS in found.name:
                 continue
             try:
                 importlib.import_module(found.name)

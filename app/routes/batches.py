@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from app.auth import require_teacher
 from app.deps import SettingsDep
 from graders.batch.manager import BatchManager, save_upload
-from graders.batch.report import ClassReport, render_html
+from graders.batch.report_html import render_html
+from graders.batch.report_models import ClassReport
 from graders.core.errors import BadBatchFile, NotReady, UploadTooLarge
 from graders.store.batch_records import BatchInfo
 

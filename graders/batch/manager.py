@@ -22,7 +22,8 @@ from graders.batch.grading import ChunkGrader
 from graders.batch.inprocess import InProcessQueue
 from graders.batch.intake import answer_hash, idempotency_token, normalise_answer, save_upload
 from graders.batch.parse import ParsedRow, parse
-from graders.batch.report import ClassReport, build_report
+from graders.batch.report_build import build_report
+from graders.batch.report_models import ClassReport
 from graders.core.errors import BatchFinished, BatchNotFound, IdempotencyKeyReused, RubricateError
 from graders.service.grading_service import GradingService
 from graders.store.batch_records import FINISHED, BatchInfo, Refinement

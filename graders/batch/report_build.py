@@ -1,7 +1,9 @@
-"""Building the class report in one pass over a batch's results.
+"""Building the class report (what the class did and did not understand) in one pass over a
+batch's results.
 
 Results come page by page from the store, so memory grows with the number of questions
-and students, not rows.
+and students, not rows. The report's models are in :mod:`graders.batch.report_models`, its
+self-contained HTML page (inline CSS and SVG, no scripts) in :mod:`graders.batch.report_html`.
 """
 
 from __future__ import annotations
