@@ -91,7 +91,7 @@ async def runtime(
         llm = None
         grading = settings.grading
         if client is not None:
-            llm = LLMGrader(client, model, embedding.key_point_similarity)
+            llm = LLMGrader(client, model, batching)
             grading = embedding.config = _weighted(settings, model)
         calibration, calibrate_lessons = _calibration(settings)
         reader = _reader(settings, backends)

@@ -66,10 +66,7 @@ async def route_class(
         clients = [VLLMClient(settings.model_copy(update={"base_url": u})) for u in urls]
         client = RandomLLM(clients)
 
-    async def relevance(*_: object) -> dict[str, float]:
-        return {}
-
-    grader = LLMGrader(client, MODEL, relevance)
+    grader = LLMGrader(client, MODEL)
     grader.mark(True, "bench")
     semaphore = asyncio.Semaphore(16)
 

@@ -232,11 +232,7 @@ async def test_grader_sends_question_key() -> None:
 
     settings = LLMSettings(base_url=fleet.urls[0], model="m", route_header="X-Session-ID")
     async with VLLMClient(settings, transport=httpx.MockTransport(handle)) as client:
-
-        async def relevance(*_: Any) -> dict[str, float]:
-            return {}
-
-        grader = LLMGrader(client, "m", relevance)
+        grader = LLMGrader(client, "m")
         grader.mark(True, "ok")
         await grader.grade(lesson, question, "an answer")
     assert sent == [f"{lesson.id}/sc-2"]

@@ -118,10 +118,7 @@ async def make_grader(settings: Settings, stack: contextlib.AsyncExitStack) -> L
     client, model = await _llm_client(settings, Backends(), stack)
     assert isinstance(client, ReplicatedLLM)
 
-    async def relevance(_l: str, _q: str, quotes: list[tuple[str, str]]) -> dict[str, float]:
-        return {key_point: 1.0 for key_point, _ in quotes}
-
-    llm = LLMGrader(client, model, relevance)
+    llm = LLMGrader(client, model)  # no phrasings given: quotes are not checked against them
     llm.mark(*await client.ready())
     assert llm.ready, llm.state_reason
     return llm

@@ -1,24 +1,32 @@
-"""A calibrated grade: score and label from the calibration model, the exemplars' vote and
-the question's own fit (from teachers' grades), applied to the assembled result."""
+"""A calibrated grade: the score and label the calibration model predicts for an answer,
+moved by the exemplars' vote, the reader and the question's own fit (from teachers'
+grades). Data only: graders.verdict.assemble_result builds the GradeResult with it."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from graders.calibration.calibration_file import Calibration
 from graders.calibration.features import Features
 from graders.calibration.prediction import CalibrationEntry, Prediction, question_key
 from graders.calibration.question_fit import QuestionFit
 from graders.core.config import GradingConfig
-from graders.core.result import GradeResult, Label
+from graders.core.result import Label, label_of
 from graders.scoring.exemplar_vote import Vote
 from graders.scoring.reader_grader import Readings
-from graders.verdict.assemble_result import label_of
-from graders.verdict.feedback import NO_ANSWER, build_feedback
-from rubrics import Lesson, Question
+from rubrics import Question
 
 
-def calibrated(
-    result: GradeResult,
-    lesson: Lesson,
+@dataclass(frozen=True)
+class CalibratedScore:
+    """One answer's calibrated share of full marks and label, and the calibration's version."""
+
+    percent: float
+    label: Label
+    version: str
+
+
+def calibrated_score(
     question: Question,
     entry: CalibrationEntry,
     values: Features,
@@ -28,7 +36,7 @@ def calibrated(
     config: GradingConfig,
     readings: Readings | None = None,
     read_vote: tuple[float, float] | None = None,
-) -> GradeResult:
+) -> CalibratedScore:
     key = question_key(question.prompt, question.reference_answer)
     prediction = entry.predict([values], [key])[0]
     percent, label = prediction.percent, prediction.label
@@ -46,22 +54,7 @@ def calibrated(
     if fit is not None:
         percent = fit.percent(percent)
         label = Label(fit.label(percent))
-    versions = result.versions.model_copy(update={"calibration": calibration.version})
-    return result.model_copy(
-        update={
-            "score": round(percent * result.max_score, 3),
-            "percent": percent,
-            "label": label,
-            "versions": versions,
-            "feedback": build_feedback(
-                lesson,
-                result.key_points,
-                result.misconceptions,
-                label,
-                empty=result.feedback.summary == NO_ANSWER,
-            ),
-        }
-    )
+    return CalibratedScore(percent, label, calibration.version)
 
 
 READER_FEATURES = ("reader_score", "reader_correct", "reader_partial", "reader_incorrect")

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from graders.core.config import GradingConfig
+
 
 class Status(StrEnum):
     MET = "met"
@@ -21,6 +23,15 @@ class Label(StrEnum):
 
 
 CREDIT = {Status.MET: 1.0, Status.PARTIAL: 0.5, Status.MISSING: 0.0}
+
+
+def label_of(percent: float, config: GradingConfig) -> Label:
+    """The label of a share of full marks, under the configured cuts."""
+    if percent >= config.correct_at:
+        return Label.CORRECT
+    if percent >= config.partially_correct_at:
+        return Label.PARTIALLY_CORRECT
+    return Label.INCORRECT
 
 
 class Evidence(BaseModel):

@@ -48,6 +48,20 @@ class Matching:
 
 
 @dataclass(frozen=True)
+class KeyPointPhrasings:
+    """One question's phrasing vectors by owner (from the embedding grader's index): what
+    the LLM grader compares an evidence quote with, handed to it before it asks the LLM."""
+
+    owners: NDArray[np.str_]
+    vectors: Vectors
+
+    def similarity(self, key_point_id: str, vector: Vectors) -> float:
+        """Best cosine of an embedded text to the key point's own phrasings (0: none)."""
+        columns = self.vectors[self.owners == key_point_id]
+        return float((columns @ vector).max()) if len(columns) else 0.0
+
+
+@dataclass(frozen=True)
 class PhrasingIndex:
     """One question's phrasing rows; ``owners`` and ``key_points`` are per row, built once."""
 

@@ -4,7 +4,8 @@ The prompt puts everything shared by a class first (instructions, lesson, rubric
 question, reference answer) so vLLM's prefix cache serves it once, and the student's
 answer last, fenced by a random tag the student cannot know. Nothing the model says is
 trusted as is: ids must match the rubric, every evidence quote must be found in the
-answer and must resemble the key point it is quoted for, or the verdict becomes missing.
+answer and must resemble the key point it is quoted for (its phrasings, handed in as
+data: ``KeyPointPhrasings``), or the verdict becomes missing.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from graders.core.result import Evidence, GraderVerdict, Status
 from graders.language.segments import Segment
+from graders.scoring.embedding_findings import KeyPointPhrasings
+from graders.scoring.embedding_grader import AsyncEmbedder
 from graders.scoring.exemplar_vote import GradedAnswer
 from models.llm import LLMBadResponse, LLMClient, LLMError
 from rubrics import Lesson, Question
@@ -59,10 +62,6 @@ class LLMGrade:
 
 class LLMGradingFailed(Exception):
     """The LLM could not grade this answer; the embedding grade stands alone."""
-
-
-# (lesson id, question id, [(key point id, evidence text)]) -> best similarity per key point
-RelevanceCheck = Callable[[str, str, list[tuple[str, str]]], Awaitable[dict[str, float]]]
 
 
 def rubric_block(lesson: Lesson, question: Question) -> str:
@@ -164,7 +163,7 @@ class LLMGrader:
         self,
         client: LLMClient,
         model: str,
-        relevance: RelevanceCheck,
+        embedder: AsyncEmbedder | None = None,
         *,
         evidence_floor: float = 0.35,
         max_tokens: int = 1200,
@@ -172,7 +171,7 @@ class LLMGrader:
     ) -> None:
         self.client = client
         self.model = model
-        self.relevance = relevance
+        self.embedder = embedder  # embeds evidence quotes (the embedding grader's model)
         self.evidence_floor = evidence_floor
         self.max_tokens = max_tokens
         self.retry_after_failure_s = retry_after_failure_s
@@ -192,8 +191,10 @@ class LLMGrader:
         question: Question,
         answer: str,
         examples: Sequence[GradedAnswer] = (),
+        phrasings: KeyPointPhrasings | None = None,
     ) -> LLMGrade:
-        """Verdicts for one answer; ``examples``: graded answers shown first (few-shot)."""
+        """Verdicts for one answer; ``examples``: graded answers shown first (few-shot);
+        ``phrasings``: without them (or an embedder), quotes are only found in the answer."""
         if not self.ready:
             raise LLMGradingFailed(self.state_reason)
         if time.monotonic() < self._down_until:
@@ -229,7 +230,7 @@ class LLMGrader:
                 self.state_reason = f"{type(exc).__name__}: {exc}"
                 raise LLMGradingFailed(self.state_reason) from exc
         assert reply is not None
-        return await self._checked(lesson, question, answer, reply)
+        return await self._checked(question, answer, reply, phrasings)
 
     def _budget(self, question: Question) -> int:
         return min(self.max_tokens, self._budget_for(question))
@@ -240,7 +241,7 @@ class LLMGrader:
         return 80 * len(question.key_points) + 40 * len(question.misconceptions) + 200
 
     async def _checked(
-        self, lesson: Lesson, question: Question, answer: str, reply: dict[str, Any]
+        self, question: Question, answer: str, reply: dict[str, Any], phr: KeyPointPhrasings | None
     ) -> LLMGrade:
         raw_points = reply.get("key_points")
         raw_misconceptions = reply.get("misconceptions") or {}
@@ -258,10 +259,10 @@ class LLMGrader:
                 flags.append(flag)
             elif verdict.evidence is not None and verdict.status is not Status.MISSING:
                 quotes.append((key_point_id, verdict.evidence.text))
-        if quotes:
-            similarity = await self.relevance(lesson.id, question.id, quotes)
-            for key_point_id, _ in quotes:
-                if similarity.get(key_point_id, 0.0) < self.evidence_floor:
+        if quotes and phr is not None and self.embedder is not None:
+            vectors = await self.embedder.embed([text for _, text in quotes])
+            for (key_point_id, _), vector in zip(quotes, vectors, strict=True):
+                if phr.similarity(key_point_id, vector) < self.evidence_floor:
                     verdicts[key_point_id] = verdicts[key_point_id].model_copy(
                         update={"status": Status.MISSING, "flagged": "evidence off the key point"}
                     )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 from importlib import metadata
 
-from graders.calibration.calibrated_grade import calibrated, reader_features
+from graders.calibration.calibrated_grade import (
+    CalibratedScore,
+    calibrated_score,
+    reader_features,
+)
 from graders.calibration.calibration_file import Calibration
 from graders.calibration.features import Features, extract
 from graders.calibration.prediction import CalibrationEntry
@@ -16,7 +19,7 @@ from graders.core.errors import AnswerTooLong, LLMRequired, UnknownLesson, Unkno
 from graders.core.result import GradeResult
 from graders.language.rubric_from_reference import ADHOC_PREFIX
 from graders.scoring.embedding_grader import EmbeddingGrader
-from graders.scoring.exemplar_vote import ExemplarBank, GradedAnswer, rubric_exemplars
+from graders.scoring.exemplar_vote import ExemplarBank, GradedAnswer, Vote, rubric_exemplars
 from graders.scoring.llm_grader import LLMGrader
 from graders.scoring.reader_grader import ReaderGrader
 from graders.service.inline_rubrics import InlineRubrics
@@ -24,8 +27,6 @@ from graders.service.llm_admission import Admission
 from graders.service.llm_step import LLMStep, Progress
 from graders.verdict.assemble_result import Assembler, Draft
 from rubrics import Lesson, Question
-
-log = logging.getLogger(__name__)
 
 
 def _version() -> str:
@@ -140,8 +141,7 @@ class GradingService:
         wait_for_llm: bool = False,
         progress: Progress | None = None,
     ) -> GradeResult:
-        """Grade within the interactive budget, unless ``require_llm`` or ``wait_for_llm``.
-
+        """Grade within the interactive budget, unless ``require_llm`` or ``wait_for_llm``;
         ``progress``: told when the answer starts waiting for the LLM (see LLMStep)."""
         lesson, question = self.find(lesson_id, question_id)
         result, _ = await self.grade_question(
@@ -174,8 +174,7 @@ class GradingService:
 
         Its rubric is built from the reference answer
         (graders/language/rubric_from_reference.py) and its phrasings are embedded once per
-        distinct question. An answer over the limit is refused before its rubric is built
-        (for a new question, an LLM call).
+        distinct question. An answer over the limit is refused before (it may ask the LLM).
         """
         self.check_answer(answer)
         lesson = await self.inline_lesson(prompt, reference_answer, max_score, question_id)
@@ -237,6 +236,7 @@ class GradingService:
             budget_s=budget_s,
             background=background,
             examples=shown,
+            phrasings=self.embedding.phrasings(lesson.id, question.id),
             progress=progress,
         )
         if require_llm and llm is None:
@@ -248,42 +248,51 @@ class GradingService:
         # A calibrated question takes the exemplars' vote after calibration (below).
         draft.vote = vote if entry is None else None
         draft.exemplar_set = self.exemplars.set_id(lesson.id, question.id)
-        result = self.assembler.result(draft, student_id=student_id, empty=empty)
         if not features and entry is None:
-            return result, None
-        # The calibration was fitted on the embedding grade's features: extract them from the
-        # result assembled without the reader, whose own share comes in calibrated().
-        plain = result
-        if draft.readings is not None:
-            bare = dataclasses.replace(draft, readings=None)
-            plain = self.assembler.result(bare, student_id=student_id, empty=empty)
+            return self.assembler.result(draft, student_id=student_id, empty=empty), None
+        # Features of the grade without calibration or reader (what the calibration was fit on).
+        bare = dataclasses.replace(draft, readings=None)
+        plain = self.assembler.result(bare, student_id=student_id, empty=empty)
         values = await extract(self.embedding, self.config, question, answer, plain)
         if draft.readings is not None:
             values |= reader_features(draft.readings)
+        score = None
         if entry is not None:
-            assert self.calibration is not None
-            fit = self._fits.get((lesson.id, question.id))
-            read_vote = None
-            if self.reader is not None and not empty:
-                graded = self.exemplars.examples(lesson.id, question.id)
-                weight = self.config.reader_graded_weight
-                read_vote = await self.reader.graded_vote(
-                    graded, answer, leave_out=leave_out, weight=weight
-                )
-            result = calibrated(
-                result,
-                lesson,
-                question,
-                entry,
-                values,
-                vote,
-                fit,
-                self.calibration,
-                self.config,
-                draft.readings,
-                read_vote,
-            )
+            score = await self._calibrated_score(draft, entry, values, vote, leave_out)
+        elif draft.readings is None:
+            return plain, values
+        result = self.assembler.result(draft, student_id=student_id, empty=empty, calibrated=score)
         return result, values
+
+    async def _calibrated_score(
+        self,
+        draft: Draft,
+        entry: CalibrationEntry,
+        values: Features,
+        vote: Vote | None,
+        leave_out: bool,
+    ) -> CalibratedScore:
+        """The calibration's score and label, with the vote, the reader and the question's fit."""
+        assert self.calibration is not None
+        lesson, question = draft.lesson, draft.question
+        read_vote = None
+        if self.reader is not None and draft.answer.strip():
+            graded = self.exemplars.examples(lesson.id, question.id)
+            weight = self.config.reader_graded_weight
+            read_vote = await self.reader.graded_vote(
+                graded, draft.answer, leave_out=leave_out, weight=weight
+            )
+        return calibrated_score(
+            question,
+            entry,
+            values,
+            vote,
+            self._fits.get((lesson.id, question.id)),
+            self.calibration,
+            self.config,
+            draft.readings,
+            read_vote,
+        )
 
     def _calibrates(self, lesson: Lesson, question: Question) -> bool:
         if question.choices:

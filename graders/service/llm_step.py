@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from graders.core.result import GraderStatus
+from graders.scoring.embedding_findings import KeyPointPhrasings
 from graders.scoring.exemplar_vote import GradedAnswer
 from graders.scoring.llm_grader import LLMGrade, LLMGrader, LLMGradingFailed
 from graders.service.llm_admission import Admission, Decision
@@ -47,10 +48,12 @@ class LLMStep:
         budget_s: float | None,
         background: bool = False,
         examples: Sequence[GradedAnswer] = (),
+        phrasings: KeyPointPhrasings | None = None,
         progress: Progress | None = None,
     ) -> tuple[LLMGrade | None, GraderStatus]:
         """``background``: a refinement pass; no deadline but the client's own timeout, and
         counted in the admission queue so interactive requests see the load it makes.
+        ``phrasings``: what the LLM's evidence quotes are checked against (LLMGrader.grade).
         ``progress``: told when the answer starts waiting for the LLM (not when skipped)."""
         if self.llm is None:
             return None, GraderStatus(state="disabled", reason="no LLM configured")
@@ -70,9 +73,11 @@ class LLMStep:
             progress.waiting_for_llm()  # the embedding grade is done: the LLM's capacity now
         try:
             if decision is None:
-                grade = await self.llm.grade(lesson, question, answer, examples)
+                grade = await self.llm.grade(lesson, question, answer, examples, phrasings)
             else:
-                grade = await self._within(decision, budget_s, lesson, question, answer, examples)
+                grade = await self._within(
+                    decision, budget_s, lesson, question, answer, examples, phrasings
+                )
         except TimeoutError:
             reason = f"no verdict within the {budget_s:g} s budget"
             return None, GraderStatus(state="skipped", model=self.llm.model, reason=reason)
@@ -89,11 +94,13 @@ class LLMStep:
         question: Question,
         answer: str,
         examples: Sequence[GradedAnswer],
+        phrasings: KeyPointPhrasings | None,
     ) -> LLMGrade:
+        assert self.llm is not None
         with self.admission.call(decision) as outcome:
             try:
                 async with asyncio.timeout(budget_s):
-                    grade = await self.llm.grade(lesson, question, answer, examples)  # type: ignore[union-attr]
+                    grade = await self.llm.grade(lesson, question, answer, examples, phrasings)
             except TimeoutError:
                 outcome.cut()
                 raise

@@ -1,45 +1,38 @@
 """From the graders' evidence to one GradeResult: key points, misconceptions, score, review.
 
-The evidence of one answer (embedding matches, the LLM's verdicts, the exemplars' vote)
-is combined here, doing no harm first: a misconception is asserted only on evidence that
-can tell it from its opposite (graders.language.opposites), a small LLM cannot assert one alone, and
-where the graders cannot tell, the grade goes to review instead of guessing.
+The evidence of one answer (embedding matches, the LLM's verdicts, the exemplars' vote,
+the reader's readings) is combined here, doing no harm first: misconceptions are asserted
+only as graders.verdict.misconception_verdicts allows, and where the graders cannot tell,
+the grade goes to review instead of guessing. On a calibrated question the calibration's
+prediction (``CalibratedScore``) gives the score and label; the result, feedback
+included, is assembled here once either way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from graders.calibration.calibrated_grade import CalibratedScore
 from graders.core.config import GradingConfig
 from graders.core.result import (
-    Evidence,
     GradeResult,
     GraderStatus,
     GraderVerdict,
     KeyPointResult,
-    Label,
-    MisconceptionResult,
     Status,
     Versions,
+    label_of,
 )
 from graders.language.options import ChoiceOutcome, grade_choice
-from graders.language.segments import Segment
-from graders.scoring.embedding_findings import Abstention, Matching
+from graders.scoring.embedding_findings import Matching
 from graders.scoring.exemplar_vote import Vote
 from graders.scoring.llm_grader import LLMGrade
 from graders.scoring.reader_grader import Readings
 from graders.verdict import reader_verdicts
-from graders.verdict.ensemble import combine, embedding_status, margin_confidence, status_of
+from graders.verdict.ensemble import combine, embedding_status, evidence_of, status_of
 from graders.verdict.feedback import build_feedback
+from graders.verdict.misconception_verdicts import asserted
 from rubrics import Lesson, Question
-
-# The exemplars' vote must be at least this strong to overrule a misconception; to assert
-# one alone, at least EXEMPLAR_ASSERT strong, with HELD_BY of its weight holding it.
-EXEMPLAR_SAY, EXEMPLAR_ASSERT, HELD_BY = 0.4, 0.5, 0.75
-
-
-def evidence_of(segment: Segment | None) -> Evidence | None:
-    return Evidence(text=segment.text, start=segment.start, end=segment.end) if segment else None
 
 
 @dataclass
@@ -57,14 +50,6 @@ class Draft:
     readings: Readings | None = None
 
 
-def label_of(percent: float, config: GradingConfig) -> Label:
-    if percent >= config.correct_at:
-        return Label.CORRECT
-    if percent >= config.partially_correct_at:
-        return Label.PARTIALLY_CORRECT
-    return Label.INCORRECT
-
-
 @dataclass
 class Assembler:
     config: GradingConfig
@@ -72,70 +57,6 @@ class Assembler:
     llm_model: str | None
     version: str
     reader_model: str | None = None
-
-    def _llm_may_assert(self) -> bool:
-        total = self.config.embedding_weight + self.config.llm_weight or 1.0
-        return self.config.llm_weight / total >= self.config.llm_misconception_share
-
-    def misconceptions(self, draft: Draft) -> tuple[list[MisconceptionResult], list[str]]:
-        """Misconceptions asserted, and review reasons for those that could not be."""
-        found: list[MisconceptionResult] = []
-        reasons: list[str] = []
-        abstained: dict[str, Abstention] = {}
-        for a in draft.matching.abstentions:
-            abstained.setdefault(a.misconception, a)
-            if a.review:
-                reasons.append(f"misconception {a.misconception} {a.reason}: “{a.segment.text}”")
-        vote = draft.vote
-        say = vote is not None and vote.strength >= EXEMPLAR_SAY
-        for m in draft.question.misconceptions:
-            match = draft.matching[m.id]
-            graders: list[str] = []
-            held = vote.misconceptions.get(m.id, 0.0) if vote is not None else 0.0
-            threshold = self.config.misconception_threshold
-            if match.similarity >= threshold:
-                graders.append("embedding")
-            elif (
-                match.similarity >= threshold - self.config.corroborated_margin
-                and say
-                and held >= 0.5
-                and m.id not in abstained
-            ):
-                graders += ["embedding", "exemplars"]
-            llm_seen = draft.llm.misconceptions.get(m.id) if draft.llm else None
-            if llm_seen is not None and self._llm_may_assert() and m.id not in abstained:
-                graders.append("llm")
-            decisive = vote is not None and vote.strength >= EXEMPLAR_ASSERT and held >= HELD_BY
-            if decisive and m.id not in abstained and "exemplars" not in graders:
-                graders.append("exemplars")
-            if graders and say and held < 0.25 and "exemplars" not in graders:
-                reasons.append(
-                    f"misconception {m.id} not asserted: the nearest graded examples do not hold it"
-                )
-                continue
-            if not graders:
-                continue
-            thresholds = (self.config.misconception_threshold,)
-            confidence = (
-                margin_confidence(match.similarity, thresholds) if "embedding" in graders else 0.5
-            )
-            if "exemplars" in graders and vote is not None:
-                confidence = max(
-                    confidence, round(vote.strength / self.config.exemplar_max_weight, 3)
-                )
-            evidence = match.evidence if "embedding" in graders else llm_seen
-            found.append(
-                MisconceptionResult(
-                    id=m.id,
-                    text=m.text,
-                    confidence=confidence if len(graders) == 1 else 1.0,
-                    evidence=evidence_of(evidence),
-                    feedback=m.feedback,
-                    lesson_key_point=m.lesson_key_point,
-                    graders=graders,
-                )
-            )
-        return found, reasons
 
     def key_points(
         self, draft: Draft, contradicted: dict[str, str]
@@ -229,8 +150,20 @@ class Assembler:
             for o in outcomes
         ]
 
-    def result(self, draft: Draft, *, student_id: str | None, empty: bool) -> GradeResult:
-        misconceptions, reasons = ([], []) if empty else self.misconceptions(draft)
+    def result(
+        self,
+        draft: Draft,
+        *,
+        student_id: str | None,
+        empty: bool,
+        calibrated: CalibratedScore | None = None,
+    ) -> GradeResult:
+        """The answer's GradeResult; ``calibrated``: the calibration's score and label."""
+        misconceptions, reasons = (
+            ([], [])
+            if empty
+            else asserted(draft.question, draft.matching, draft.llm, draft.vote, self.config)
+        )
         if draft.readings is not None and misconceptions:  # only what the reader reads stands
             read = reader_verdicts.confirm(misconceptions, draft.readings, self.config)
             misconceptions, reasons = read[0], reasons + read[1]
@@ -253,6 +186,9 @@ class Assembler:
             percent = reader_verdicts.answer_percent(percent, draft.readings, self.config)
             score = round(percent * max_score, 3)
         label = label_of(percent, self.config)
+        if calibrated is not None:
+            percent, label = calibrated.percent, calibrated.label
+            score = round(percent * max_score, 3)
         confidence = round(min(i.confidence for i in items), 3) if items else 1.0
         reasons = [f"graders disagree on {k}" for k in disagreements] + reasons
         if not empty and confidence < self.config.review_confidence:
@@ -294,7 +230,7 @@ class Assembler:
                 llm_model=self.llm_model,
                 reader_model=self.reader_model,
                 rubric_hash=draft.lesson.content_hash,
-                calibration=self.config.calibration_version,
+                calibration=(calibrated.version if calibrated else self.config.calibration_version),
                 exemplar_set=draft.exemplar_set,
             ),
         )

@@ -11,7 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graders.core.config import GradingConfig
-from graders.core.result import CREDIT, GraderVerdict, Status
+from graders.core.result import CREDIT, Evidence, GraderVerdict, Status
+from graders.language.segments import Segment
+
+
+def evidence_of(segment: Segment | None) -> Evidence | None:
+    return Evidence(text=segment.text, start=segment.start, end=segment.end) if segment else None
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from graders.core.result import (
     Label,
     MisconceptionResult,
     Status,
+    label_of,
 )
 from graders.scoring.exemplar_vote import GradedAnswer
-from graders.verdict.assemble_result import label_of
 from graders.verdict.feedback import build_feedback
 from rubrics import Lesson, Question
 
