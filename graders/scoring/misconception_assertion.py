@@ -40,7 +40,7 @@ def misconception_evidence(
     nearest_correct = sims[:, key_point_columns].max(axis=1, keepdims=True)
     closer = sims >= nearest_correct + config.misconception_margin
     # Weaker matches are checked too: exemplars may corroborate them
-    # (graders.verdict.assemble_result).
+    # (graders.verdict.misconception_verdicts).
     candidate = closer & (sims >= weakest) & ~key_point_columns
     claimed = np.zeros(len(pieces), dtype=bool)
     abstentions: list[Abstention] = []
