@@ -23,9 +23,13 @@ def train_command(
     output: Annotated[Path, typer.Option(help="The model folder to write.")] = Path(
         "models/reader_weights"
     ),
-    base: Annotated[str, typer.Option(help="Starting weights: all-MiniLM-L6-v2 or a folder.")] = (
-        "all-MiniLM-L6-v2"
-    ),
+    base: Annotated[
+        str,
+        typer.Option(
+            help="Starting weights: all-MiniLM-L6-v2 (minilm), all-mpnet-base-v2 (mpnet), "
+            "SmolLM2-135M (smollm2) or a folder."
+        ),
+    ] = "all-MiniLM-L6-v2",
     seed: Annotated[int, typer.Option(help="Seed of the data order and the heads.")] = 13,
     epochs: Annotated[float, typer.Option(min=0.01, help="Passes over the pairs.")] = 2.0,
     max_steps: Annotated[
@@ -45,6 +49,10 @@ def train_command(
     every_reference: Annotated[
         bool, typer.Option(help="A pair per reference alternative, not BEST only.")
     ] = False,
+    negation_pairs: Annotated[
+        bool,
+        typer.Option(help="Negated statements covered by negated paraphrases (a not both sides)."),
+    ] = False,
     datasets: DatasetsOption = None,
 ) -> None:
     """Train the reader from the datasets' training folders and the lessons' rubrics."""
@@ -57,7 +65,7 @@ def train_command(
 
     if threads:
         torch.set_num_threads(threads)
-    recipe = Recipe(synthetic, off_topic, lessons, every_reference)
+    recipe = Recipe(synthetic, off_topic, lessons, every_reference, negation_pairs=negation_pairs)
     card = train_reader(
         output,
         load_all_lessons(Settings()).values(),
@@ -87,12 +95,13 @@ def eval_command(
     datasets: DatasetsOption = None,
 ) -> None:
     """The reader alone on every SemEval-2013 test folder and SAF's test splits."""
-    from graders.evaluation.reader_eval import test_figures
+    from graders.evaluation.reader_eval import negation_figures, test_figures
     from models.reader import load_reader
 
     reader = load_reader(folder)
     figures = test_figures(reader, datasets, per_folder=per_folder)
-    text = json.dumps({"reader": reader.name, "figures": figures}, indent=2)
+    negation = negation_figures(reader)
+    text = json.dumps({"reader": reader.name, "figures": figures, "negation": negation}, indent=2)
     if output:
         output.write_text(text + "\n")
     typer.echo(text)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from models.reader_network import CONFIG_FILE, WEIGHTS_FILE, ReaderNetwork, load
+from models.reader_network import CONFIG_FILE, WEIGHTS_FILE, ReaderNetwork, load, pair_ids
 
 SHIPPED = Path(__file__).with_name("reader_weights")
 
@@ -93,16 +93,9 @@ class CrossEncoderReader:
         return tuple(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _pair(self, first: tuple[int, ...], second: tuple[int, ...]) -> tuple[list[int], int]:
-        """[CLS] first [SEP] second [SEP], cut longest-first as the tokenizer would."""
-        a, b = list(first), list(second)
-        room = self._max_length - 3
-        while len(a) + len(b) > room:
-            if len(a) >= len(b):
-                a.pop()
-            else:
-                b.pop()
-        cls, sep = self._tokenizer.cls_token_id, self._tokenizer.sep_token_id
-        return [cls, *a, sep, *b, sep], len(a) + 2
+        """[CLS] first [SEP] second [SEP] (or the encoder's own pair form), cut longest-first
+        as the tokenizer would."""
+        return pair_ids(self._tokenizer, first, second, self._max_length)
 
     def read(self, pairs: Sequence[tuple[str, str]]) -> list[Reading]:
         import torch
@@ -129,7 +122,11 @@ class CrossEncoderReader:
                     ids[row, : len(tokens)] = torch.tensor(tokens)
                     mask[row, : len(tokens)] = 1
                     types[row, first_len : len(tokens)] = 1
-                result = self._network(input_ids=ids, attention_mask=mask, token_type_ids=types)
+                result = self._network(
+                    input_ids=ids,
+                    attention_mask=mask,
+                    token_type_ids=types if self._network.token_types else None,
+                )
                 relation = torch.softmax(result["relation"], -1).numpy()
                 grade = torch.softmax(result["grade"], -1).numpy()
                 score = result["score"].numpy()

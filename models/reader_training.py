@@ -12,14 +12,14 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from models.reader_network import ReaderNetwork, build
+from models.reader_network import ReaderNetwork, build, pair_ids
 
 NO_LABEL = -1
 
@@ -49,6 +49,7 @@ class TrainConfig:
     max_length: int = 256
     max_steps: int | None = None  # a tiny run (tests): stop after this many steps
     threads: int | None = None
+    extra_card: dict[str, Any] = field(default_factory=dict)
 
 
 # Called after each epoch (and at the end) with the network; returns figures to show and keep.
@@ -56,6 +57,10 @@ DevEval = Callable[[ReaderNetwork, Any], dict[str, float]]
 
 
 def encode(tokenizer: Any, pairs: Sequence[tuple[str, str]], max_length: int) -> dict[str, Any]:
+    """A batch of pairs as the network reads them: the tokenizer's own pair encoding for BERT
+    (the shipped reader), else models/reader_network.py's ``pair_ids`` (MPNet, decoders)."""
+    if tokenizer.num_special_tokens_to_add(pair=True) != 3:
+        return _encode_pairs(tokenizer, pairs, max_length)
     return dict(
         tokenizer(
             [p[0] for p in pairs],
@@ -66,6 +71,22 @@ def encode(tokenizer: Any, pairs: Sequence[tuple[str, str]], max_length: int) ->
             return_tensors="pt",
         )
     )
+
+
+def _encode_pairs(
+    tokenizer: Any, pairs: Sequence[tuple[str, str]], max_length: int
+) -> dict[str, Any]:
+    def ids(text: str) -> list[int]:
+        return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    built = [pair_ids(tokenizer, ids(a), ids(b), max_length)[0] for a, b in pairs]
+    width = max(len(tokens) for tokens in built)
+    input_ids = torch.zeros((len(built), width), dtype=torch.long)
+    mask = torch.zeros_like(input_ids)
+    for row, tokens in enumerate(built):
+        input_ids[row, : len(tokens)] = torch.tensor(tokens)
+        mask[row, : len(tokens)] = 1
+    return {"input_ids": input_ids, "attention_mask": mask}
 
 
 def _batches(

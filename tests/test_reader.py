@@ -14,6 +14,7 @@ import pytest
 from graders.core.config import GradingConfig
 from graders.core.result import Status
 from graders.evaluation.contradictions import contradict, negate, swap_antonym
+from graders.evaluation.reader_pairs import COVERS, lesson_pairs, negation_pairs
 from graders.evaluation.semeval import datasets_dir
 from graders.scoring.reader_grader import PHRASINGS, ReaderGrader
 from graders.verdict.reader_verdicts import (
@@ -24,6 +25,7 @@ from graders.verdict.reader_verdicts import (
     key_point_verdict,
 )
 from models.reader import SHIPPED, Reading, has_reader, load_reader
+from models.reader_network import pair_ids
 from rubrics import load_lessons
 
 LESSON = load_lessons()["instruction-tuning"]
@@ -50,6 +52,47 @@ def test_antonym_swap_and_contradict_always_change_the_text() -> None:
     for text in ("pretraining takes more compute", "SFT is cheaper", "it is open"):
         flipped = contradict(text, rng)
         assert flipped is not None and flipped != text
+
+
+def _negated(text: str) -> bool:
+    return any(w in {"not", "never", "no"} or w.endswith("n't") for w in text.lower().split())
+
+
+def test_negation_pairs_cover_a_statement_negated_on_both_sides() -> None:
+    found = negation_pairs(
+        "the base weights are frozen", ["the original weights are frozen", "LoRA trains"]
+    )
+    assert [(e.first, e.second) for e in found] == [
+        ("the base weights are not frozen", "the base weights are not frozen"),
+        ("the base weights are not frozen", "the original weights are not frozen"),
+    ]
+    assert all(e.relation == COVERS and e.source == "negation" for e in found)
+    assert negation_pairs("LoRA trains small matrices", ["it trains"]) == []
+    # The switch is off by default: the shipped recipe's lesson pairs have none.
+    plain = lesson_pairs([LESSON], random.Random(0))
+    with_negation = lesson_pairs([LESSON], random.Random(0), negation=True)
+    assert not [e for e in plain if e.source == "negation"]
+    added = [e for e in with_negation if e.source == "negation"]
+    assert added and len(with_negation) == len(plain) + len(added)
+    assert all(e.relation == COVERS for e in added)
+    assert any(_negated(e.first) and _negated(e.second) for e in added)
+
+
+class _Tokenizer:
+    def __init__(self, cls: int | None, sep: int | None, specials: int) -> None:
+        self.cls_token_id, self.sep_token_id, self.eos_token_id = cls, sep, 2
+        self.specials = specials
+
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
+        return self.specials
+
+
+def test_pair_ids_build_each_encoder_s_pair_and_cut_longest_first() -> None:
+    bert, mpnet, decoder = _Tokenizer(101, 102, 3), _Tokenizer(0, 2, 4), _Tokenizer(None, None, 0)
+    assert pair_ids(bert, [5, 6], [7], 16) == ([101, 5, 6, 102, 7, 102], 4)
+    assert pair_ids(mpnet, [5, 6], [7], 16) == ([0, 5, 6, 2, 2, 7, 2], 5)
+    assert pair_ids(decoder, [5, 6], [7], 16) == ([5, 6, 2, 7, 2], 3)
+    assert pair_ids(bert, [5, 6, 8, 9], [7, 3], 7) == ([101, 5, 6, 102, 7, 3, 102], 4)
 
 
 class CountingReader:

@@ -15,6 +15,50 @@ from graders.evaluation.reader_pairs import GRADE, SEMEVAL, saf_first
 from graders.evaluation.semeval import SemEvalSet, datasets_dir, test_sets
 from models.reader import Reader
 
+RELATION_OF = ("correct", "contradictory", "incorrect")
+
+# The negation check: (statement, an answer that says the same with a negation). Hand-written
+# science facts, none from the lessons or the test folders; a reader that reads a "not" as a
+# contradiction calls these contradicts. Lower is better.
+NEGATED_PARAPHRASES = [
+    ("Plants do not get their food from the soil; they make it by photosynthesis.",
+     "A plant doesn't take its food out of the soil, it makes its own using light."),
+    ("Sound cannot travel through a vacuum.",
+     "Sound waves are not able to move through empty space."),
+    ("Mammals are warm-blooded.",
+     "Mammals do not depend on the outside temperature to stay warm."),
+    ("The Moon does not produce its own light.",
+     "The Moon doesn't make light; it only reflects sunlight."),
+    ("Mass is conserved in a chemical reaction.",
+     "In a chemical reaction no mass is lost or gained."),
+    ("Viruses are not made of cells.", "A virus isn't a cell."),
+    ("Antibiotics do not kill viruses.", "Antibiotics don't work against viruses."),
+    ("In a vacuum, heavier objects do not fall faster than lighter ones.",
+     "Without air, a heavy ball does not fall any faster than a light one."),
+    ("Diamond and graphite are both made of carbon.",
+     "Diamond is not a different element from graphite; both are carbon."),
+    ("Seasons are caused by the tilt of Earth's axis.",
+     "Seasons are not caused by Earth's distance from the Sun but by its tilt."),
+    ("Water expands when it freezes.",
+     "Ice does not take up less space than the water it came from; it takes more."),
+    ("Enzymes are not used up in the reactions they speed up.",
+     "An enzyme is not consumed by the reaction it catalyses."),
+    ("Igneous rock forms when magma cools.",
+     "Igneous rock is formed from cooled magma, not from layers of sediment."),
+    ("Stars differ in colour because their surface temperatures differ.",
+     "Not every star is the same colour, because hotter stars look bluer."),
+    ("Light travels faster than sound.", "Sound is not as fast as light."),
+    ("Mature red blood cells do not have a nucleus.", "A mature red blood cell has no nucleus."),
+    ("Insulation slows the transfer of heat.",
+     "An insulator does not let heat pass through it quickly."),
+    ("Acids have a pH below 7.", "An acid does not have a pH of 7 or more."),
+    ("Whales are mammals, not fish.", "A whale is not a fish; it is a mammal."),
+    ("Evaporation can happen below the boiling point.",
+     "Water does not have to boil to evaporate."),
+    ("A vaccine trains the immune system to recognise a germ.",
+     "A vaccine shows the immune system a germ it did not know before, so it recognises it."),
+]  # fmt: skip
+
 
 def three_way(gold: Sequence[int], predicted: Sequence[int]) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score
@@ -72,6 +116,19 @@ def saf_rows(folder: Path) -> list[tuple[str, str, int, float]]:
             )
         )
     return rows
+
+
+def negation_figures(reader: Reader) -> dict[str, float]:
+    """The share of NEGATED_PARAPHRASES read as contradicts (lower is better), and the mean
+    probabilities of contradicts and covers."""
+    readings = reader.read(NEGATED_PARAPHRASES)
+    said = [int(np.argmax((r.covers, r.contradicts, r.neither))) for r in readings]
+    return {
+        "contradicts_share": float(np.mean([s == 1 for s in said])),
+        "covers_share": float(np.mean([s == 0 for s in said])),
+        "mean_contradicts": float(np.mean([r.contradicts for r in readings])),
+        "n": float(len(readings)),
+    }
 
 
 def test_figures(

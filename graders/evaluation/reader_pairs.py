@@ -4,6 +4,9 @@
   (correct = covers, contradictory = contradicts, incorrect = neither).
 - SAF: (question + reference, answer) -> the grade head and the score.
 - Synthetic contradictions: reference statements negated or with an antonym swapped.
+- Negation pairs (``--negation-pairs``, off by default): a negated statement read against
+  itself and against negated answers that covered it is ``covers``, so that a "not" on both
+  sides is no contradiction (the synthetic negations alone teach "a not = contradicts").
 - Off-topic answers: an answer to another question of the same corpus covers nothing.
 - The lessons: key points and misconceptions read against their phrasings and the YAML
   exemplars (``meets`` / ``holds``), and the exemplars graded against the question.
@@ -18,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders.evaluation.contradictions import contradict
+from graders.evaluation.contradictions import contradict, negate
 from graders.evaluation.datasets import read_saf
 from graders.evaluation.semeval import SemEvalSet, datasets_dir, training_sets
 from models.reader_training import Example
@@ -58,6 +61,21 @@ class Recipe:
     lessons: bool = True  # the lessons' key points, misconceptions and exemplars
     every_reference: bool = False  # Beetle: a pair per reference alternative, not BEST only
     lesson_repeats: int = 2
+    negation_pairs: bool = False  # negated statements covered by negated paraphrases
+
+
+def negation_pairs(first: str, seconds: Iterable[str]) -> list[Example]:
+    """``first`` negated, read against itself and against each of ``seconds`` (texts that
+    cover ``first``) negated the same way: both sides flipped, so ``covers``."""
+    negated = negate(first)
+    if not negated:
+        return []
+    found = [Example(negated, negated, relation=COVERS, source="negation")]
+    for second in seconds:
+        flipped = negate(second)
+        if flipped and flipped != second:
+            found.append(Example(negated, flipped, relation=COVERS, source="negation"))
+    return found
 
 
 def semeval_pairs(
@@ -94,6 +112,9 @@ def semeval_pairs(
                 flipped = contradict(ref.text, rng)
                 if flipped:
                     train.append(Example(ref.text, flipped, CONTRADICTS, source="synthetic"))
+            for ref in q.references[:3] if recipe.negation_pairs else []:
+                covering = by_question.get(q.id, [])[:2] if ref.text == q.best else []
+                train.extend(negation_pairs(ref.text, covering))
             if recipe.off_topic:
                 train.extend(_off_topic(q.best, q.id, by_question, rng, 4, found.name))
     return train, dev
@@ -144,12 +165,21 @@ def saf_pairs(
     return train, dev
 
 
-def lesson_pairs(lessons: Iterable[Lesson], rng: random.Random) -> list[Example]:
-    """Key points and misconceptions against phrasings and exemplars; exemplars graded."""
+def lesson_pairs(
+    lessons: Iterable[Lesson], rng: random.Random, negation: bool = False
+) -> list[Example]:
+    """Key points and misconceptions against phrasings and exemplars; exemplars graded.
+    ``negation``: also each key point and misconception negated, covered by its negated
+    phrasings."""
     found: list[Example] = []
     for lesson in lessons:
         for question in lesson.questions:
             found.extend(_question_pairs(question, rng))
+            if negation:
+                points = [(k.text, k.phrasings) for k in question.key_points]
+                points += [(m.text, m.phrasings) for m in question.misconceptions]
+                for text, phrasings in points:
+                    found.extend(negation_pairs(text, phrasings[:2]))
     return found
 
 
@@ -216,7 +246,7 @@ def build(
     root = root or datasets_dir()
     semeval, dev_semeval = semeval_pairs(training_sets(root), dev_share, rng, recipe)
     saf, dev_saf = saf_pairs(root / "saf" / "training", dev_share, rng, recipe.off_topic)
-    lesson = lesson_pairs(lessons, rng) if recipe.lessons else []
+    lesson = lesson_pairs(lessons, rng, recipe.negation_pairs) if recipe.lessons else []
     train = semeval + saf + lesson * recipe.lesson_repeats
     rng.shuffle(train)
     return Split(train, dev_semeval, dev_saf)
