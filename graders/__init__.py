@@ -2,7 +2,7 @@
 
 Its rooms import one way, top to bottom (checked by import-linter in ``make lint``):
 ``evaluation`` (offline) > ``batch`` > ``workflow`` > ``service`` > ``store`` >
-``calibration`` > ``verdict`` > ``scoring`` > ``language`` > ``core``. It imports rubrics and
+``verdict`` > ``calibration`` > ``scoring`` > ``language`` > ``core``. It imports rubrics and
 models, never the HTTP layer: the API, batches, evaluation and the LMS integration all grade
 through :class:`graders.service.grading_service.GradingService`.
 """
