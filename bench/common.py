@@ -1,14 +1,17 @@
-"""Shared benchmark helpers: start rubricate as a real server process, percentiles."""
+"""Shared benchmark helpers: start rubricate as a real server process, percentiles, and
+the closed-loop clients that post a class's answers to it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from models.vllm_server import free_port
 from rubrics import load_lessons
 
 ROOT = Path(__file__).resolve().parent.parent
+LESSON = "instruction-tuning"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -33,6 +37,15 @@ def server(
     """``rubricate serve`` in its own process (so the load generator does not share its GIL).
 
     ``root``: the source tree it runs from (``baseline_tree`` gives another commit's)."""
+    with server_process(env, timeout, root) as (url, _pid):
+        yield url
+
+
+@contextmanager
+def server_process(
+    env: dict[str, str] | None = None, timeout: float = 300, root: Path = ROOT
+) -> Iterator[tuple[str, int]]:
+    """``server``, yielding its process id beside its URL (to read its /proc figures)."""
     port = free_port()
     # One loopback client sends every request here: per-address rate limits would throttle it.
     quiet = {"RUBRICATE_LLM_ENABLED": "false", "RUBRICATE_RATE_LIMIT_PER_MINUTE": "0"}
@@ -59,7 +72,7 @@ def server(
                 tail = log.read().decode(errors="replace")[-2000:]
                 raise RuntimeError(f"rubricate did not become ready:\n{tail}")
             time.sleep(0.25)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         try:
@@ -67,6 +80,52 @@ def server(
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def wait_llm_ready(url: str, seconds: float) -> bool:
+    """Until the service's /readyz reports its LLM ready, for ``seconds`` at the most:
+    whether it did."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if httpx.get(url + "/readyz", timeout=5).json()["llm"]["state"] == "ready":
+            return True
+        time.sleep(1)
+    return False
+
+
+async def closed_loop(
+    http: httpx.AsyncClient,
+    clients: int,
+    stop: float,
+    answers: Iterator[tuple[str, str]],
+    statuses: Counter[str],
+    on_response: Callable[[httpx.Response, float], None],
+) -> None:
+    """``clients`` students, each posting its next answer as soon as the last came back,
+    until ``time.monotonic()`` passes ``stop``.
+
+    Counts every status in ``statuses`` (429/503 with Retry-After apart, a transport error
+    by its name), hands each response and its seconds to ``on_response``, and waits out a
+    Retry-After (at most a second) before that client's next answer."""
+
+    async def client() -> None:
+        while time.monotonic() < stop:
+            question, answer = next(answers)
+            body = {"lesson_id": LESSON, "question_id": question, "answer": answer}
+            began = time.perf_counter()
+            try:
+                response = await http.post("/v1/grade", json=body)
+            except httpx.HTTPError as exc:
+                statuses[type(exc).__name__] += 1
+                continue
+            on_response(response, time.perf_counter() - began)
+            code = response.status_code
+            busy = code in (429, 503) and "retry-after" in response.headers
+            statuses[str(code) + (" with Retry-After" if busy else "")] += 1
+            if busy:
+                await asyncio.sleep(min(float(response.headers["retry-after"]), 1.0))
+
+    await asyncio.gather(*(client() for _ in range(clients)))
 
 
 def student_answers(count: int, seed: int = 7) -> list[tuple[str, str]]:

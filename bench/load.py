@@ -27,10 +27,8 @@ from contextlib import contextmanager, nullcontext
 
 import httpx
 
-from bench.common import percentile, server, student_answers
+from bench.common import LESSON, closed_loop, percentile, server, student_answers, wait_llm_ready
 from tests.batch_fixtures import to_csv
-
-LESSON = "instruction-tuning"
 
 
 async def run(url: str, clients: int, seconds: float) -> dict[str, object]:
@@ -41,30 +39,16 @@ async def run(url: str, clients: int, seconds: float) -> dict[str, object]:
     llm: Counter[str] = Counter()
     stop = time.monotonic() + seconds
 
-    async def client_loop(http: httpx.AsyncClient) -> None:
-        while time.monotonic() < stop:
-            question, answer = next(answers)
-            body = {"lesson_id": LESSON, "question_id": question, "answer": answer}
-            start = time.perf_counter()
-            try:
-                response = await http.post("/v1/grade", json=body)
-            except httpx.HTTPError as exc:
-                statuses[type(exc).__name__] += 1
-                continue
-            latencies.append(time.perf_counter() - start)
-            code = response.status_code
-            ok_busy = code in (429, 503) and "retry-after" in response.headers
-            statuses[str(code) + (" with Retry-After" if ok_busy else "")] += 1
-            if code == 200:
-                graded_latencies.append(latencies[-1])
-                llm[response.json()["graders"]["llm"]["state"]] += 1
-            elif ok_busy:
-                await asyncio.sleep(min(float(response.headers["retry-after"]), 1.0))
+    def record(response: httpx.Response, seconds: float) -> None:
+        latencies.append(seconds)
+        if response.status_code == 200:
+            graded_latencies.append(seconds)
+            llm[response.json()["graders"]["llm"]["state"]] += 1
 
     limits = httpx.Limits(max_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
         began = time.perf_counter()
-        await asyncio.gather(*(client_loop(http) for _ in range(clients)))
+        await closed_loop(http, clients, stop, answers, statuses, record)
         elapsed = time.perf_counter() - began
     refinement = await refinement_figures(url)
     shed = sum(n for s, n in statuses.items() if "Retry-After" in s)
@@ -118,12 +102,8 @@ def target(url: str | None, wait_llm: bool) -> Iterator[str]:
         return
     env = {"RUBRICATE_LLM_ENABLED": "true", "RUBRICATE_RATE_LIMIT_PER_MINUTE": "0"}
     with server(env, timeout=600) as started:
-        deadline = time.monotonic() + 300
-        while wait_llm and time.monotonic() < deadline:
-            ready = httpx.get(started + "/readyz", timeout=5).json()
-            if ready["llm"]["state"] == "ready":
-                break
-            time.sleep(1)
+        if wait_llm:
+            wait_llm_ready(started, 300)
         yield started
 
 

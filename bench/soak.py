@@ -18,8 +18,6 @@ import asyncio
 import itertools
 import os
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -27,8 +25,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import ROOT, free_port, percentile, student_answers
-from bench.load import LESSON, refinement_figures
+from bench.common import closed_loop, percentile, server_process, student_answers, wait_llm_ready
+from bench.load import refinement_figures
 from models.vllm_server import ManagedVLLM
 
 
@@ -39,6 +37,22 @@ def proc_figures(pid: int) -> tuple[float, int]:
     return rss_kb / 1024, len(os.listdir(f"/proc/{pid}/fd"))
 
 
+async def drain(url: str, seconds: float) -> None:
+    """After the load: wait (``seconds`` at the most) for the grades still waiting for
+    their LLM pass, and say how many were left and how long it took."""
+    drained_at = time.monotonic()
+    while time.monotonic() - drained_at < seconds:
+        refine = await refinement_figures(url)
+        if refine["waiting_for_llm"] == 0:
+            break
+        await asyncio.sleep(5)
+    refine = await refinement_figures(url)
+    print(
+        f"after the load: {refine['waiting_for_llm']} grades still waiting for the LLM "
+        f"({time.monotonic() - drained_at:.0f}s of draining), {refine['refined_total']} refined"
+    )
+
+
 async def soak(args: argparse.Namespace, url: str, pid: int, vllm: list[ManagedVLLM]) -> None:
     answers = itertools.cycle(student_answers(20000, seed=11))
     statuses: Counter[str] = Counter()
@@ -47,22 +61,8 @@ async def soak(args: argparse.Namespace, url: str, pid: int, vllm: list[ManagedV
     start = time.monotonic()
     stop = start + args.seconds
 
-    async def client_loop(http: httpx.AsyncClient) -> None:
-        while time.monotonic() < stop:
-            question, answer = next(answers)
-            body = {"lesson_id": LESSON, "question_id": question, "answer": answer}
-            began = time.perf_counter()
-            try:
-                response = await http.post("/v1/grade", json=body)
-            except httpx.HTTPError as exc:
-                statuses[type(exc).__name__] += 1
-                continue
-            window.append(time.perf_counter() - began)
-            code = response.status_code
-            busy = code in (429, 503) and "retry-after" in response.headers
-            statuses[str(code) + (" with Retry-After" if busy else "")] += 1
-            if busy:
-                await asyncio.sleep(min(float(response.headers["retry-after"]), 1.0))
+    def record(_response: httpx.Response, seconds: float) -> None:
+        window.append(seconds)
 
     async def chaos() -> None:
         await asyncio.sleep(args.kill_at)
@@ -97,7 +97,7 @@ async def soak(args: argparse.Namespace, url: str, pid: int, vllm: list[ManagedV
         tasks = [asyncio.create_task(sampler(http))]
         if args.kill_at < args.seconds:
             tasks.append(asyncio.create_task(chaos()))
-        await asyncio.gather(*(client_loop(http) for _ in range(args.clients)))
+        await closed_loop(http, args.clients, stop, answers, statuses, record)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -110,17 +110,7 @@ async def soak(args: argparse.Namespace, url: str, pid: int, vllm: list[ManagedV
         if samples:
             print(f"rss MiB first/last/max: {rss[0]:.0f}/{rss[-1]:.0f}/{max(rss):.0f}")
             print(f"fds first/last/max: {fds[0]}/{fds[-1]}/{max(fds)}")
-        drained_at = time.monotonic()
-        while time.monotonic() - drained_at < args.drain:
-            refine = await refinement_figures(url)
-            if refine["waiting_for_llm"] == 0:
-                break
-            await asyncio.sleep(5)
-        refine = await refinement_figures(url)
-        print(
-            f"after the load: {refine['waiting_for_llm']} grades still waiting for the LLM "
-            f"({time.monotonic() - drained_at:.0f}s of draining), {refine['refined_total']} refined"
-        )
+    await drain(url, args.drain)
 
 
 def main() -> None:
@@ -135,40 +125,20 @@ def main() -> None:
     vllm.start()
     vllm.wait_ready_blocking(600)
     holder = [vllm]
-    port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = {
-            **os.environ,
+            "RUBRICATE_LLM_ENABLED": "true",
             "RUBRICATE_LLM_URL": vllm.base_url,
             "RUBRICATE_LLM_MODEL": vllm.model_name,
-            "RUBRICATE_RATE_LIMIT_PER_MINUTE": "0",
             "RUBRICATE_DATABASE_URL": f"sqlite:///{tmp}/soak.db",
             "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),  # as `make serve`
         }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 300
-            while True:
-                try:
-                    ready = httpx.get(url + "/readyz", timeout=2)
-                    if ready.status_code == 200 and ready.json()["llm"]["state"] == "ready":
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("rubricate did not become ready")
-                time.sleep(0.5)
-            asyncio.run(soak(args, url, proc.pid, holder))
+            with server_process(env, timeout=300) as (url, pid):
+                if not wait_llm_ready(url, 300):
+                    raise RuntimeError("rubricate's LLM did not become ready")
+                asyncio.run(soak(args, url, pid, holder))
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
             holder[0].stop()
 
 
