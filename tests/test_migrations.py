@@ -1,11 +1,13 @@
 """The migrations, on SQLite and the real PostgreSQL: a database the last release made
-(tests/data/last_release_*.sql: its create_all schema and rows written by its stores)
+(tests/data/last_release_schema.sql: its create_all schema; last_release_rows.json: rows
+written by its stores)
 upgrades through ``rubricate db upgrade`` with nothing lost; a fresh one is exactly the
 metadata; start-up refuses an older database unless told to upgrade it."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect, select, text
+from sqlalchemy import Engine, column, create_engine, inspect, select, table, text
 from typer.testing import CliRunner
 
 from app.cli import cli
@@ -44,22 +46,66 @@ def engine_of(url: str) -> Engine:
     return create_engine(normalise_url(url))
 
 
+# Where the two engines' create_all emitted different words (tests/data/last_release_schema.sql),
+# and the sha256 of each engine's DDL as that release emitted it, to the byte.
+DIALECT_WORDS = {
+    "sqlite": {
+        "serial": "INTEGER",
+        "before": '"before"',
+        "after": '"after"',
+        "passback_id": "INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT",
+        "passback_key": "",
+    },
+    "postgresql": {
+        "serial": "SERIAL",
+        "before": "before",
+        "after": "after",
+        "passback_id": "SERIAL NOT NULL",
+        "passback_key": ",\n\tPRIMARY KEY (id)",
+    },
+}
+EMITTED = {
+    "sqlite": "a57ebc380cf6cd1349ab5759b66590fe258dac86b2b5c2427d321bfa5e632f10",
+    "postgresql": "64b53fbceea41924d179b26630dd73a9301cf7f518e3010c184e42578d033741",
+}
+
+
+def last_release_ddl(dialect: str) -> str:
+    """The DDL that release's create_all emitted on this engine."""
+    template = (DATA / "last_release_schema.sql").read_text()
+    ddl = template[template.index("CREATE TABLE") :].format(**DIALECT_WORDS[dialect]).rstrip()
+    assert hashlib.sha256(ddl.encode()).hexdigest() == EMITTED[dialect]
+    return ddl
+
+
 def load_last_release(url: str, *, schema_only: bool = False) -> None:
+    """An old database: the last release's tables, then (unless schema_only) its rows."""
     engine = engine_of(url)
-    sql = (DATA / f"last_release_{engine.dialect.name}.sql").read_text()
-    if schema_only:
-        sql = sql.split("\nINSERT INTO", 1)[0]
+    dialect = engine.dialect.name
     raw = engine.raw_connection()
     try:
         cursor: Any = raw.cursor()
-        if engine.dialect.name == "sqlite":
-            cursor.executescript(sql)
+        if dialect == "sqlite":
+            cursor.executescript(last_release_ddl(dialect))
         else:
-            cursor.execute(sql)
+            cursor.execute(last_release_ddl(dialect))
         raw.commit()
     finally:
         raw.close()
-        engine.dispose()
+    if not schema_only:
+        written: Rows = json.loads((DATA / "last_release_rows.json").read_text())
+        with engine.begin() as conn:
+            for name, found in written.items():
+                conn.execute(table(name, *map(column, found[0])).insert(), found)
+            if dialect == "postgresql":  # the serial keys go on after the rows written
+                for name in ("rubricate_grade_audit", "lti_passbacks"):
+                    conn.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                            f"(SELECT max(id) FROM {name}))"
+                        )
+                    )
+    engine.dispose()
 
 
 def rows(url: str) -> Rows:
