@@ -8,6 +8,8 @@ the head revision makes exactly these tables. Procrastinate's tables are its own
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Column,
     Float,
@@ -23,30 +25,69 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+
+def primary_key(kind: Any, *names: str) -> list[Column[Any]]:
+    """The columns of a table's primary key, of one type."""
+    return [Column(name, kind, primary_key=True) for name in names]
+
+
+def required(kind: Any, *names: str) -> list[Column[Any]]:
+    """Columns of one type that always hold a value, in this order."""
+    return [Column(name, kind, nullable=False) for name in names]
+
+
+def optional(kind: Any, *names: str) -> list[Column[Any]]:
+    """Columns of one type that may be empty, in this order."""
+    return [Column(name, kind, nullable=True) for name in names]
+
+
+def counters(*names: str) -> list[Column[Any]]:
+    """Integer counts that start at 0."""
+    return [Column(name, Integer, nullable=False, default=0) for name in names]
+
+
+def batch_key() -> Column[Any]:
+    """The batch a row belongs to: part of its primary key, gone with the batch."""
+    return Column(
+        "batch_id",
+        String(32),
+        ForeignKey("rubricate_batches.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+
+
+def expiring(name: str, key: str, *texts: str) -> Table:
+    """A table of short-lived entries: a text key, text columns, and when it expires."""
+    return Table(
+        name,
+        metadata,
+        Column(key, Text, primary_key=True),
+        *required(Text, *texts),
+        Column("expires_at", Float, nullable=False),
+    )
+
+
 # -- grades: every answer graded, its revisions (machine, teacher) and an audit trail -------
 grades = Table(
     "rubricate_grades",
     metadata,
     Column("id", String(32), primary_key=True),
     Column("source", String(16), nullable=False),
-    Column("lesson_id", Text, nullable=False),
-    Column("question_id", Text, nullable=False),
+    *required(Text, "lesson_id", "question_id"),
     Column("student_id", Text, nullable=True),
     Column("answer", Text, nullable=False),
     Column("inline", Text, nullable=True),
-    Column("created_at", Float, nullable=False),
-    Column("updated_at", Float, nullable=False),
+    *required(Float, "created_at", "updated_at"),
     Column("revision", Integer, nullable=False),
     Column("graded_by", String(32), nullable=False),
-    Column("result", Text, nullable=False),
-    Column("ai_result", Text, nullable=False),
+    *required(Text, "result", "ai_result"),
     Column("label", String(24), nullable=False),
     Column("needs_review", Integer, nullable=False),
     Column("confidence", Float, nullable=False),
     Column("rubric_hash", String(64), nullable=False),
     Column("exemplar_set", String(32), nullable=False),
     Column("refinement", String(16), nullable=False),
-    Column("refine_attempts", Integer, nullable=False, default=0),
+    *counters("refine_attempts"),
     Column("claimed_at", Float, nullable=True),
     Column("review", Text, nullable=True),
     Column("reviewed_at", Float, nullable=True),
@@ -81,8 +122,7 @@ audit = Table(
     Column("at", Float, nullable=False),
     Column("who", Text, nullable=False),
     Column("action", String(32), nullable=False),
-    Column("before", Text, nullable=True),
-    Column("after", Text, nullable=True),
+    *optional(Text, "before", "after"),
 )
 
 # -- batches: a class file, its rows in input order, a grade per distinct answer, chunks ----
@@ -94,34 +134,20 @@ batches = Table(
     Column("status", String(16), nullable=False, index=True),
     Column("format", String(8), nullable=False),
     Column("filename", String(255), nullable=True),
-    Column("total", Integer, nullable=False, default=0),
-    Column("done", Integer, nullable=False, default=0),
-    Column("failed", Integer, nullable=False, default=0),
-    Column("graded", Integer, nullable=False, default=0),
+    *counters("total", "done", "failed", "graded"),
     Column("created_at", Float, nullable=False),
-    Column("started_at", Float, nullable=True),
-    Column("finished_at", Float, nullable=True),
-    Column("resumed_at", Float, nullable=True),
-    Column("resumed_from", Integer, nullable=False, default=0),
+    *optional(Float, "started_at", "finished_at", "resumed_at"),
+    *counters("resumed_from"),
     Column("first_result_at", Float, nullable=True),
 )
 
 batch_rows = Table(
     "rubricate_batch_rows",
     metadata,
-    Column(
-        "batch_id",
-        String(32),
-        ForeignKey("rubricate_batches.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    batch_key(),
     Column("seq", Integer, primary_key=True),
     Column("line", Integer, nullable=False),
-    Column("row_id", Text, nullable=True),
-    Column("student_id", Text, nullable=True),
-    Column("lesson_id", Text, nullable=True),
-    Column("question_id", Text, nullable=True),
-    Column("answer", Text, nullable=True),
+    *optional(Text, "row_id", "student_id", "lesson_id", "question_id", "answer"),
     Column("answer_hash", String(64), nullable=True),
     Column("status", String(8), nullable=False),
     Column("error", Text, nullable=True),
@@ -131,12 +157,7 @@ batch_rows = Table(
 batch_grades = Table(
     "rubricate_batch_grades",
     metadata,
-    Column(
-        "batch_id",
-        String(32),
-        ForeignKey("rubricate_batches.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    batch_key(),
     Column("answer_hash", String(64), primary_key=True),
     Column("result", Text, nullable=False),
 )
@@ -146,76 +167,41 @@ batch_grades = Table(
 batch_chunks = Table(
     "rubricate_batch_chunks",
     metadata,
-    Column(
-        "batch_id",
-        String(32),
-        ForeignKey("rubricate_batches.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    batch_key(),
     Column("chunk", Integer, primary_key=True),  # its first row's seq
     Column("rows", Integer, nullable=False),
-    Column("runs", Integer, nullable=False, default=0),
-    Column("regraded", Integer, nullable=False, default=0),
-    Column("duplicates", Integer, nullable=False, default=0),
+    *counters("runs", "regraded", "duplicates"),
 )
 
 # -- release: per question, what it takes before AI grades pass back to the LMS alone -------
 release_policies = Table(
     "rubricate_release_policies",
     metadata,
-    Column("lesson_id", Text, primary_key=True),
-    Column("question_id", Text, primary_key=True),
+    *primary_key(Text, "lesson_id", "question_id"),
     Column("min_reviewed", Integer, nullable=False),
-    Column("min_accuracy", Float, nullable=False),
-    Column("updated_at", Float, nullable=False),
+    *required(Float, "min_accuracy", "updated_at"),
 )
 
 # -- LTI (app/lti/store.py): platforms, logins, sessions, held grades, the passback queue ---
 lti_platforms = Table(
     "lti_platforms",
     metadata,
-    Column("issuer", Text, primary_key=True),
-    Column("client_id", Text, primary_key=True),
-    Column("data", Text, nullable=False),
-    Column("source", Text, nullable=False),
+    *primary_key(Text, "issuer", "client_id"),
+    *required(Text, "data", "source"),
 )
 
-lti_states = Table(
-    "lti_states",
-    metadata,
-    Column("state", Text, primary_key=True),
-    Column("nonce", Text, nullable=False),
-    Column("issuer", Text, nullable=False),
-    Column("expires_at", Float, nullable=False),
-)
-
+# Logins in flight, nonces seen and sessions: short-lived, each swept once it expires.
+lti_states = expiring("lti_states", "state", "nonce", "issuer")
 # A nonce is used once: inserting one seen before fails on the primary key, atomically,
 # whichever process sees the replay.
-lti_nonces = Table(
-    "lti_nonces",
-    metadata,
-    Column("nonce", Text, primary_key=True),
-    Column("issuer", Text, nullable=False),
-    Column("expires_at", Float, nullable=False),
-)
-
-lti_sessions = Table(
-    "lti_sessions",
-    metadata,
-    Column("token_hash", Text, primary_key=True),
-    Column("kind", Text, nullable=False),
-    Column("data", Text, nullable=False),
-    Column("expires_at", Float, nullable=False),
-)
+lti_nonces = expiring("lti_nonces", "nonce", "issuer")
+lti_sessions = expiring("lti_sessions", "token_hash", "kind", "data")
 
 lti_passbacks = Table(
     "lti_passbacks",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("issuer", Text, nullable=False),
-    Column("client_id", Text, nullable=False),
-    Column("lineitem", Text, nullable=False),
-    Column("score", Text, nullable=False),
+    *required(Text, "issuer", "client_id", "lineitem", "score"),
     Column("status", Text, nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", Float, nullable=False),
@@ -230,10 +216,7 @@ lti_holds = Table(
     "lti_holds",
     metadata,
     Column("grade_id", Text, primary_key=True),
-    Column("issuer", Text, nullable=False),
-    Column("client_id", Text, nullable=False),
-    Column("lineitem", Text, nullable=False),
-    Column("user_id", Text, nullable=False),
+    *required(Text, "issuer", "client_id", "lineitem", "user_id"),
     Column("due_at", Float, nullable=False),
     Column("status", Text, nullable=False),
     Column("released_at", Float),

@@ -43,124 +43,119 @@ def _table(name: str, *items: Any, **kw: Any) -> None:
         op.create_index(index, name, columns, unique=False)
 
 
+# Frozen with this revision: the column sets are written out here, never taken from today's
+# tables.
+def _required(kind: Any, *names: str) -> list[sa.Column[Any]]:
+    return [sa.Column(name, kind, nullable=False) for name in names]
+
+
+def _optional(kind: Any, *names: str) -> list[sa.Column[Any]]:
+    return [sa.Column(name, kind, nullable=True) for name in names]
+
+
 def _grade_tables() -> None:
+    text, when, number = sa.Text(), sa.Float(), sa.Integer()
     _table(
         "rubricate_grades",
-        sa.Column("id", sa.String(length=32), nullable=False),
-        sa.Column("source", sa.String(length=16), nullable=False),
-        sa.Column("lesson_id", sa.Text(), nullable=False),
-        sa.Column("question_id", sa.Text(), nullable=False),
-        sa.Column("student_id", sa.Text(), nullable=True),
-        sa.Column("answer", sa.Text(), nullable=False),
-        sa.Column("inline", sa.Text(), nullable=True),
-        sa.Column("created_at", sa.Float(), nullable=False),
-        sa.Column("updated_at", sa.Float(), nullable=False),
-        sa.Column("revision", sa.Integer(), nullable=False),
-        sa.Column("graded_by", sa.String(length=32), nullable=False),
-        sa.Column("result", sa.Text(), nullable=False),
-        sa.Column("ai_result", sa.Text(), nullable=False),
-        sa.Column("label", sa.String(length=24), nullable=False),
-        sa.Column("needs_review", sa.Integer(), nullable=False),
-        sa.Column("confidence", sa.Float(), nullable=False),
-        sa.Column("rubric_hash", sa.String(length=64), nullable=False),
-        sa.Column("exemplar_set", sa.String(length=32), nullable=False),
-        sa.Column("refinement", sa.String(length=16), nullable=False),
-        sa.Column("refine_attempts", sa.Integer(), nullable=False),
-        sa.Column("claimed_at", sa.Float(), nullable=True),
-        sa.Column("review", sa.Text(), nullable=True),
-        sa.Column("reviewed_at", sa.Float(), nullable=True),
-        sa.Column("batch_id", sa.String(length=32), nullable=True),
-        sa.Column("batch_seq", sa.Integer(), nullable=True),
+        *_required(sa.String(length=32), "id"),
+        *_required(sa.String(length=16), "source"),
+        *_required(text, "lesson_id", "question_id"),
+        *_optional(text, "student_id"),
+        *_required(text, "answer"),
+        *_optional(text, "inline"),
+        *_required(when, "created_at", "updated_at"),
+        *_required(number, "revision"),
+        *_required(sa.String(length=32), "graded_by"),
+        *_required(text, "result", "ai_result"),
+        *_required(sa.String(length=24), "label"),
+        *_required(number, "needs_review"),
+        *_required(when, "confidence"),
+        *_required(sa.String(length=64), "rubric_hash"),
+        *_required(sa.String(length=32), "exemplar_set"),
+        *_required(sa.String(length=16), "refinement"),
+        *_required(number, "refine_attempts"),
+        *_optional(when, "claimed_at"),
+        *_optional(text, "review"),
+        *_optional(when, "reviewed_at"),
+        *_optional(sa.String(length=32), "batch_id"),
+        *_optional(number, "batch_seq"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("batch_id", "batch_seq", name="uq_rubricate_grades_batch_row"),
     )
     _table(
         "rubricate_grade_audit",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("grade_id", sa.String(length=32), nullable=False),
-        sa.Column("at", sa.Float(), nullable=False),
-        sa.Column("who", sa.Text(), nullable=False),
-        sa.Column("action", sa.String(length=32), nullable=False),
-        sa.Column("before", sa.Text(), nullable=True),
-        sa.Column("after", sa.Text(), nullable=True),
+        sa.Column("id", number, autoincrement=True, nullable=False),
+        *_required(sa.String(length=32), "grade_id"),
+        *_required(when, "at"),
+        *_required(text, "who"),
+        *_required(sa.String(length=32), "action"),
+        *_optional(text, "before", "after"),
         sa.PrimaryKeyConstraint("id"),
     )
     _table(
         "rubricate_grade_revisions",
-        sa.Column("grade_id", sa.String(length=32), nullable=False),
-        sa.Column("revision", sa.Integer(), nullable=False),
-        sa.Column("graded_by", sa.String(length=32), nullable=False),
-        sa.Column("created_at", sa.Float(), nullable=False),
-        sa.Column("result", sa.Text(), nullable=False),
+        *_required(sa.String(length=32), "grade_id"),
+        *_required(number, "revision"),
+        *_required(sa.String(length=32), "graded_by"),
+        *_required(when, "created_at"),
+        *_required(text, "result"),
         sa.ForeignKeyConstraint(["grade_id"], ["rubricate_grades.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("grade_id", "revision"),
     )
 
 
 def _batch_tables() -> None:
+    text, when, number = sa.Text(), sa.Float(), sa.Integer()
     _table(
         "rubricate_batches",
-        sa.Column("id", sa.String(length=32), nullable=False),
-        sa.Column("idempotency_key", sa.String(length=255), nullable=True),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("format", sa.String(length=8), nullable=False),
-        sa.Column("filename", sa.String(length=255), nullable=True),
-        sa.Column("total", sa.Integer(), nullable=False),
-        sa.Column("done", sa.Integer(), nullable=False),
-        sa.Column("failed", sa.Integer(), nullable=False),
-        sa.Column("graded", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.Float(), nullable=False),
-        sa.Column("started_at", sa.Float(), nullable=True),
-        sa.Column("finished_at", sa.Float(), nullable=True),
-        sa.Column("resumed_at", sa.Float(), nullable=True),
-        sa.Column("resumed_from", sa.Integer(), nullable=False),
-        sa.Column("first_result_at", sa.Float(), nullable=True),
+        *_required(sa.String(length=32), "id"),
+        *_optional(sa.String(length=255), "idempotency_key"),
+        *_required(sa.String(length=16), "status"),
+        *_required(sa.String(length=8), "format"),
+        *_optional(sa.String(length=255), "filename"),
+        *_required(number, "total", "done", "failed", "graded"),
+        *_required(when, "created_at"),
+        *_optional(when, "started_at", "finished_at", "resumed_at"),
+        *_required(number, "resumed_from"),
+        *_optional(when, "first_result_at"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("idempotency_key"),
     )
-    batch_id = ("batch_id", "rubricate_batches.id")
-    _table(
+
+    def _of_batch(name: str, *columns: sa.Column[Any], key: str) -> None:
+        _table(
+            name,
+            *_required(sa.String(length=32), "batch_id"),
+            *columns,
+            sa.ForeignKeyConstraint(["batch_id"], ["rubricate_batches.id"], ondelete="CASCADE"),
+            sa.PrimaryKeyConstraint("batch_id", key),
+        )
+
+    _of_batch(
         "rubricate_batch_rows",
-        sa.Column("batch_id", sa.String(length=32), nullable=False),
-        sa.Column("seq", sa.Integer(), nullable=False),
-        sa.Column("line", sa.Integer(), nullable=False),
-        sa.Column("row_id", sa.Text(), nullable=True),
-        sa.Column("student_id", sa.Text(), nullable=True),
-        sa.Column("lesson_id", sa.Text(), nullable=True),
-        sa.Column("question_id", sa.Text(), nullable=True),
-        sa.Column("answer", sa.Text(), nullable=True),
-        sa.Column("answer_hash", sa.String(length=64), nullable=True),
-        sa.Column("status", sa.String(length=8), nullable=False),
-        sa.Column("error", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint([batch_id[0]], [batch_id[1]], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("batch_id", "seq"),
+        *_required(number, "seq", "line"),
+        *_optional(text, "row_id", "student_id", "lesson_id", "question_id", "answer"),
+        *_optional(sa.String(length=64), "answer_hash"),
+        *_required(sa.String(length=8), "status"),
+        *_optional(text, "error"),
+        key="seq",
     )
-    _table(
+    _of_batch(
         "rubricate_batch_grades",
-        sa.Column("batch_id", sa.String(length=32), nullable=False),
-        sa.Column("answer_hash", sa.String(length=64), nullable=False),
-        sa.Column("result", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint([batch_id[0]], [batch_id[1]], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("batch_id", "answer_hash"),
+        *_required(sa.String(length=64), "answer_hash"),
+        *_required(text, "result"),
+        key="answer_hash",
     )
-    _table(
+    _of_batch(
         "rubricate_batch_chunks",
-        sa.Column("batch_id", sa.String(length=32), nullable=False),
-        sa.Column("chunk", sa.Integer(), nullable=False),
-        sa.Column("rows", sa.Integer(), nullable=False),
-        sa.Column("runs", sa.Integer(), nullable=False),
-        sa.Column("regraded", sa.Integer(), nullable=False),
-        sa.Column("duplicates", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint([batch_id[0]], [batch_id[1]], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("batch_id", "chunk"),
+        *_required(number, "chunk", "rows", "runs", "regraded", "duplicates"),
+        key="chunk",
     )
     _table(
         "rubricate_release_policies",
-        sa.Column("lesson_id", sa.Text(), nullable=False),
-        sa.Column("question_id", sa.Text(), nullable=False),
-        sa.Column("min_reviewed", sa.Integer(), nullable=False),
-        sa.Column("min_accuracy", sa.Float(), nullable=False),
-        sa.Column("updated_at", sa.Float(), nullable=False),
+        *_required(text, "lesson_id", "question_id"),
+        *_required(number, "min_reviewed"),
+        *_required(when, "min_accuracy", "updated_at"),
         sa.PrimaryKeyConstraint("lesson_id", "question_id"),
     )
 
@@ -169,68 +164,45 @@ def _lti_tables() -> None:
     text, when = sa.Text(), sa.Float()
     _table(
         "lti_platforms",
-        sa.Column("issuer", text, nullable=False),
-        sa.Column("client_id", text, nullable=False),
-        sa.Column("data", text, nullable=False),
-        sa.Column("source", text, nullable=False),
+        *_required(text, "issuer", "client_id", "data", "source"),
         sa.PrimaryKeyConstraint("issuer", "client_id"),
     )
-    _table(
-        "lti_states",
-        sa.Column("state", text, nullable=False),
-        sa.Column("nonce", text, nullable=False),
-        sa.Column("issuer", text, nullable=False),
-        sa.Column("expires_at", when, nullable=False),
-        sa.PrimaryKeyConstraint("state"),
-    )
-    _table(
-        "lti_nonces",
-        sa.Column("nonce", text, nullable=False),
-        sa.Column("issuer", text, nullable=False),
-        sa.Column("expires_at", when, nullable=False),
-        sa.PrimaryKeyConstraint("nonce"),
-    )
-    _table(
-        "lti_sessions",
-        sa.Column("token_hash", text, nullable=False),
-        sa.Column("kind", text, nullable=False),
-        sa.Column("data", text, nullable=False),
-        sa.Column("expires_at", when, nullable=False),
-        sa.PrimaryKeyConstraint("token_hash"),
-    )
+    for name, key, *texts in (
+        ("lti_states", "state", "nonce", "issuer"),
+        ("lti_nonces", "nonce", "issuer"),
+        ("lti_sessions", "token_hash", "kind", "data"),
+    ):
+        _table(
+            name,
+            *_required(text, key, *texts),
+            *_required(when, "expires_at"),
+            sa.PrimaryKeyConstraint(key),
+        )
     _table(
         "lti_passbacks",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("issuer", text, nullable=False),
-        sa.Column("client_id", text, nullable=False),
-        sa.Column("lineitem", text, nullable=False),
-        sa.Column("score", text, nullable=False),
+        *_required(text, "issuer", "client_id", "lineitem", "score"),
         sa.Column("status", text, server_default="pending", nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("next_attempt_at", when, nullable=False),
-        sa.Column("last_error", text, nullable=True),
-        sa.Column("created_at", when, nullable=False),
-        sa.Column("sent_at", when, nullable=True),
+        *_required(when, "next_attempt_at"),
+        *_optional(text, "last_error"),
+        *_required(when, "created_at"),
+        *_optional(when, "sent_at"),
         sa.PrimaryKeyConstraint("id"),
         sqlite_autoincrement=True,
     )
     _table(
         "lti_holds",
-        sa.Column("grade_id", text, nullable=False),
-        sa.Column("issuer", text, nullable=False),
-        sa.Column("client_id", text, nullable=False),
-        sa.Column("lineitem", text, nullable=False),
-        sa.Column("user_id", text, nullable=False),
-        sa.Column("due_at", when, nullable=False),
-        sa.Column("status", text, nullable=False),
-        sa.Column("released_at", when, nullable=True),
+        *_required(text, "grade_id", "issuer", "client_id", "lineitem", "user_id"),
+        *_required(when, "due_at"),
+        *_required(text, "status"),
+        *_optional(when, "released_at"),
         sa.PrimaryKeyConstraint("grade_id"),
     )
     _table(
         "lti_keys",
-        sa.Column("name", text, nullable=False),
-        sa.Column("pem", text, nullable=False),
-        sa.Column("created_at", when, nullable=False),
+        *_required(text, "name", "pem"),
+        *_required(when, "created_at"),
         sa.PrimaryKeyConstraint("name"),
     )
 
