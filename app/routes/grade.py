@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from app.deps import BookDep, MetricsDep, SlotDep
 from app.schemas import GradeRequest
 from graders.core.result import GradeResult
+from graders.service.inline_rubrics import InlineSpec
 
 router = APIRouter(prefix="/v1", tags=["grading"])
 
@@ -22,12 +23,11 @@ async def grade_answer(
     follows, at ``GET /v1/grades/{grade_id}``.
     """
     if body.question is not None:
+        posted = body.question
+        spec = InlineSpec(posted.prompt, posted.reference_answer, posted.max_score, posted.id)
         result = await book.grade_inline(
-            body.question.prompt,
-            body.question.reference_answer,
+            spec,
             body.answer,
-            max_score=body.question.max_score,
-            question_id=body.question.id,
             student_id=body.student_id,
             require_llm=body.require_llm,
             progress=slot,

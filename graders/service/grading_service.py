@@ -22,7 +22,7 @@ from graders.scoring.embedding_grader import EmbeddingGrader
 from graders.scoring.exemplar_vote import ExemplarBank, GradedAnswer, Vote, rubric_exemplars
 from graders.scoring.llm_grader import LLMGrader
 from graders.scoring.reader_grader import ReaderGrader
-from graders.service.inline_rubrics import InlineRubrics
+from graders.service.inline_rubrics import InlineRubrics, InlineSpec
 from graders.service.llm_admission import Admission
 from graders.service.llm_step import LLMStep, Progress
 from graders.verdict.assemble_result import Assembler, Draft
@@ -160,12 +160,9 @@ class GradingService:
 
     async def grade_inline(
         self,
-        prompt: str,
-        reference_answer: str,
+        spec: InlineSpec,
         answer: str,
         *,
-        max_score: float = 1.0,
-        question_id: str | None = None,
         student_id: str | None = None,
         require_llm: bool = False,
         progress: Progress | None = None,
@@ -177,7 +174,9 @@ class GradingService:
         distinct question. An answer over the limit is refused before (it may ask the LLM).
         """
         self.check_answer(answer)
-        lesson = await self.inline_lesson(prompt, reference_answer, max_score, question_id)
+        lesson = await self.inline_lesson(
+            spec.prompt, spec.reference_answer, spec.max_score, spec.question_id
+        )
         result, _ = await self.grade_question(
             lesson,
             lesson.questions[0],

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 from graders.language.rubric_from_reference import (
     AutoKeyPoint,
     adhoc_lesson,
@@ -14,6 +17,25 @@ from rubrics import Lesson
 
 INLINE_CACHE = 1024  # distinct inline questions whose rubric is kept
 GROUNDED = 0.5  # similarity an LLM key point needs to some sentence of the reference
+
+
+@dataclasses.dataclass(frozen=True)
+class InlineSpec:
+    """An inline question as posted: its prompt and reference answer (its rubric is built
+    from them), its maximum score and the id it was given, if any."""
+
+    prompt: str
+    reference_answer: str
+    max_score: float = 1.0
+    question_id: str | None = None
+
+    def to_json(self) -> str:
+        """As a stored grade keeps it (to rebuild the rubric for a later revision)."""
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> InlineSpec:
+        return cls(**json.loads(text))
 
 
 class InlineRubrics:

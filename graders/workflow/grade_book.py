@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
+from collections.abc import Iterator
+from typing import Required, TypedDict, Unpack
 
 from graders.core.errors import UnknownGrade, UnknownLesson
 from graders.core.result import GradeResult
 from graders.service.grading_service import GradingService
+from graders.service.inline_rubrics import InlineSpec
 from graders.service.llm_step import Progress
 from graders.store.grade_rows import new_grade
 from graders.store.grade_store import GradeStore, NewGrade, StoredGrade
@@ -36,6 +38,24 @@ def needs_refinement(result: GradeResult) -> bool:
     if llm is None or llm.state not in ("skipped", "unavailable"):
         return False
     return llm.reason not in NOT_REFINED
+
+
+class GradeOptions(TypedDict, total=False):
+    """What a route may ask of the service beside the answer: ``progress`` is told when
+    the answer starts waiting for the LLM (load shedding)."""
+
+    student_id: str | None
+    require_llm: bool
+    progress: Progress | None
+
+
+class GradeOrigin(TypedDict, total=False):
+    """Where a fresh grade came from, as its row keeps it (graders.store.grade_rows)."""
+
+    source: Required[str]
+    inline: str | None
+    batch_id: str | None
+    batch_seq: int | None
 
 
 class GradeBook:
@@ -60,84 +80,41 @@ class GradeBook:
         question_id: str,
         answer: str,
         *,
-        student_id: str | None = None,
-        require_llm: bool = False,
         source: str = "api",
-        progress: Progress | None = None,
+        **options: Unpack[GradeOptions],
     ) -> GradeResult:
-        """``progress``: told when the answer starts waiting for the LLM (load shedding)."""
-        self._enter()
-        try:
-            result = await self.service.grade(
-                lesson_id,
-                question_id,
-                answer,
-                student_id=student_id,
-                require_llm=require_llm,
-                progress=progress,
-            )
-        finally:
-            self.in_flight -= 1
+        """Grade through the service and keep the grade; ``options`` go to the service."""
+        with self._serving():
+            result = await self.service.grade(lesson_id, question_id, answer, **options)
         return await self.keep(result, answer, source=source)
 
     async def grade_inline(
-        self,
-        prompt: str,
-        reference_answer: str,
-        answer: str,
-        *,
-        max_score: float = 1.0,
-        question_id: str | None = None,
-        student_id: str | None = None,
-        require_llm: bool = False,
-        progress: Progress | None = None,
+        self, spec: InlineSpec, answer: str, **options: Unpack[GradeOptions]
     ) -> GradeResult:
-        self._enter()
-        try:
-            result = await self.service.grade_inline(
-                prompt,
-                reference_answer,
-                answer,
-                max_score=max_score,
-                question_id=question_id,
-                student_id=student_id,
-                require_llm=require_llm,
-                progress=progress,
-            )
-        finally:
-            self.in_flight -= 1
-        inline = {
-            "prompt": prompt,
-            "reference_answer": reference_answer,
-            "max_score": max_score,
-            "question_id": question_id,
-        }
-        return await self.keep(result, answer, source="api", inline=json.dumps(inline))
+        with self._serving():
+            result = await self.service.grade_inline(spec, answer, **options)
+        return await self.keep(result, answer, source="api", inline=spec.to_json())
 
-    def _enter(self) -> None:
+    @contextlib.contextmanager
+    def _serving(self) -> Iterator[None]:
+        """One interactive request in flight (busy above ``busy_above``) while inside."""
         self.in_flight += 1
         if self.in_flight > self.busy_above:
             self.busy_at = time.monotonic()
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
 
     def fresh(
-        self,
-        result: GradeResult,
-        answer: str,
-        *,
-        source: str,
-        inline: str | None = None,
-        batch_id: str | None = None,
-        batch_seq: int | None = None,
+        self, result: GradeResult, answer: str, **origin: Unpack[GradeOrigin]
     ) -> tuple[GradeResult, NewGrade]:
         """A just-made grade as revision 1 (graded_by, refinement set) and its stored row."""
         refinement = "pending" if self.refine and needs_refinement(result) else "none"
         result = result.model_copy(
             update={"graded_by": graded_by(result), "refinement": refinement, "revision": 1}
         )
-        new = new_grade(
-            result, answer, source=source, inline=inline, batch_id=batch_id, batch_seq=batch_seq
-        )
-        return result, new
+        return result, new_grade(result, answer, **origin)
 
     async def keep(
         self, result: GradeResult, answer: str, *, source: str, inline: str | None = None
@@ -179,9 +156,9 @@ class GradeBook:
         """The rubric a stored grade was made against (an inline one is rebuilt)."""
         if grade.inline is None:
             return self.service.find(grade.lesson_id, grade.question_id)
-        spec = json.loads(grade.inline)
+        spec = InlineSpec.from_json(grade.inline)
         lesson = await self.service.inline_lesson(
-            spec["prompt"], spec["reference_answer"], spec["max_score"], spec["question_id"]
+            spec.prompt, spec.reference_answer, spec.max_score, spec.question_id
         )
         return lesson, lesson.questions[0]
 
