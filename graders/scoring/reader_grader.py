@@ -2,15 +2,15 @@
 with its reference answer, against the answer, in one batched call of the reader backend.
 
 Concurrent requests share forward passes: what arrives while the reader is busy goes into
-its next call (the embedder's micro-batching, models/batching.py, does the same).
+its next call (models.batching.MicroBatcher, as for the embedder).
 """
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from graders.scoring.exemplar_vote import GradedAnswer
+from models.batching import MicroBatcher
 from models.reader import Reader, Reading
 from rubrics import KeyPoint, Misconception, Question
 
@@ -35,22 +35,15 @@ class Readings:
     answer: Reading
 
 
-@dataclass
-class _Waiting:
-    pairs: list[tuple[str, str]]
-    future: asyncio.Future[list[Reading]] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-
-
 class ReaderGrader:
     """Reads answers with a Reader backend off the event loop, batching concurrent calls."""
 
     def __init__(self, reader: Reader) -> None:
         self.reader = reader
         self.model = reader.name
-        self._queue: list[_Waiting] = []
-        self._running: asyncio.Task[None] | None = None
+        self._batcher = MicroBatcher[tuple[str, str], Reading](
+            reader.read, MAX_PAIRS, name="reader-batcher"
+        )
 
     async def read(self, question: Question, answer: str) -> Readings:
         """Each key point's and misconception's text, and the question with its reference,
@@ -102,34 +95,7 @@ class ReaderGrader:
         return graded_vote([g.percent for g in voters], readings)
 
     async def _submit(self, pairs: list[tuple[str, str]]) -> list[Reading]:
-        waiting = _Waiting(pairs)
-        self._queue.append(waiting)
-        if self._running is None or self._running.done():
-            self._running = asyncio.create_task(self._drain())
-        return await waiting.future
-
-    async def _drain(self) -> None:
-        while self._queue:
-            taken: list[_Waiting] = []
-            size = 0
-            while self._queue and (not taken or size + len(self._queue[0].pairs) <= MAX_PAIRS):
-                item = self._queue.pop(0)
-                taken.append(item)
-                size += len(item.pairs)
-            flat = [p for item in taken for p in item.pairs]
-            try:
-                readings = await asyncio.to_thread(self.reader.read, flat)
-            except Exception as exc:  # every waiting caller hears of the failure
-                for item in taken:
-                    if not item.future.done():
-                        item.future.set_exception(exc)
-                continue
-            start = 0
-            for item in taken:
-                end = start + len(item.pairs)
-                if not item.future.done():
-                    item.future.set_result(readings[start:end])
-                start = end
+        return await self._batcher.submit(pairs)
 
 
 def graded_vote(percents: list[float], readings: list[Reading]) -> tuple[float, float] | None:
