@@ -40,6 +40,17 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 
+# What the lifespan opens, on app.state while it is open (None before and after).
+LIVE = ("runtime", "batches", "grades", "refiner", "teaching", "releases", "holds")
+
+
+def _serve(app: FastAPI, **live: object) -> None:
+    """Put the lifespan's open parts on ``app.state``; every one left out is None."""
+    assert set(live) <= set(LIVE), f"not a part the lifespan opens: {set(live) - set(LIVE)}"
+    for name in LIVE:
+        setattr(app.state, name, live.get(name))
+
+
 def create_app(settings: Settings | None = None, backends: Backends | None = None) -> FastAPI:
     settings = settings or Settings()
     loaded = load_all_lessons(settings)
@@ -55,22 +66,19 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
                 app, grades_state.book, grades_state.releases, grades_state.teaching.on_reviewed
             ) as holds,
         ):
-            app.state.runtime = state
-            app.state.batches = batches
-            app.state.grades = grades_state.book
-            app.state.refiner = grades_state.refiner
-            app.state.teaching = grades_state.teaching
-            app.state.releases = grades_state.releases
-            app.state.holds = holds
+            _serve(
+                app,
+                runtime=state,
+                batches=batches,
+                grades=grades_state.book,
+                refiner=grades_state.refiner,
+                teaching=grades_state.teaching,
+                releases=grades_state.releases,
+                holds=holds,
+            )
             log.info("rubricate ready: %d lessons, embedder %s", len(loaded), state.embedder.name)
             yield
-        app.state.runtime = None
-        app.state.batches = None
-        app.state.grades = None
-        app.state.refiner = None
-        app.state.teaching = None
-        app.state.releases = None
-        app.state.holds = None
+        _serve(app)
 
     app = FastAPI(
         title="rubricate",
@@ -81,12 +89,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.state.settings = settings
     app.state.lessons = loaded
     app.state.metrics = metrics
-    app.state.runtime = None
-    app.state.grades = None
-    app.state.refiner = None
-    app.state.teaching = None
-    app.state.releases = None
-    app.state.holds = None
+    _serve(app)
     problems.install(app)
     routers = (grade, grades, review, lessons, health, lti, teacher, widget, console, batch_routes)
     for router in [r.router for r in routers] + [lti_admin.admin]:
