@@ -13,36 +13,22 @@ from typing import Any
 from bench.scale_batches import LESSON, LONG_S, Run, class_file, run_batch, warm_up, workers
 from bench.scale_procs import busy_share, cpu_ticks, peak_rss_mb, reset_stubs, stubs, tier
 from bench.scale_stub import MODEL, Profile, profile_of
-from models.llm_protocol import JSONObject, LLMBackend, Messages
+from models.llm_protocol import LLMBackend
+from models.replica_routing import Replica, ReplicaRouter
 
 # ------------------------------------------------------------------ phase 1: routing policies
 
 
-class RandomLLM:
-    """A replica chosen at random per call (what a plain load balancer does)."""
+class RandomRouter(ReplicaRouter[LLMBackend]):
+    """A replica chosen at random per call (what a plain load balancer does), the others
+    after it in random order for failover: ``ReplicatedLLM`` routed without affinity."""
 
-    def __init__(self, clients: Sequence[LLMBackend], seed: int = 1) -> None:
-        self.clients = list(clients)
-        self.name = f"random x{len(self.clients)}"
+    def __init__(self, replicas: Sequence[Replica[LLMBackend]], seed: int = 1) -> None:
+        super().__init__(replicas)
         self.rng = random.Random(seed)
 
-    async def complete_json(
-        self,
-        messages: Messages,
-        schema: dict[str, Any],
-        *,
-        name: str,
-        max_tokens: int,
-        route_key: str | None = None,
-    ) -> JSONObject:
-        client = self.rng.choice(self.clients)
-        return await client.complete_json(messages, schema, name=name, max_tokens=max_tokens)
-
-    async def ready(self) -> tuple[bool, str]:
-        return True, "ready"
-
-    async def aclose(self) -> None:
-        await asyncio.gather(*(c.aclose() for c in self.clients))
+    def order(self, key: str | None, shard: int) -> list[Replica[LLMBackend]]:
+        return self.rng.sample(self.replicas, len(self.replicas))
 
 
 async def route_class(
@@ -63,8 +49,8 @@ async def route_class(
     elif policy == "router":
         client = ReplicatedLLM(settings, urls, VLLMClient, shards=shards)
     else:
-        clients = [VLLMClient(settings.model_copy(update={"base_url": u})) for u in urls]
-        client = RandomLLM(clients)
+        client = ReplicatedLLM(settings, urls, VLLMClient)
+        client.router = RandomRouter(client.replicas)
 
     grader = LLMGrader(client, MODEL)
     grader.mark(True, "bench")
