@@ -19,11 +19,12 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Self, TypeVar
 
+from models.llm_protocol import ClosesOnExit
 from models.process_group import spawn_group, start_watchdog, stop_group
 from models.vllm_readiness import poll_until_ready, poll_until_ready_blocking
 from models.vllm_setup import (
@@ -38,9 +39,10 @@ from models.vllm_setup import (
 __all__ = ["ManagedVLLM"]
 
 _LIVE: weakref.WeakSet[ManagedVLLM] = weakref.WeakSet()
+T = TypeVar("T")
 
 
-class ManagedVLLM:
+class ManagedVLLM(ClosesOnExit):
     """One vLLM server process (group) that this Python process owns."""
 
     def __init__(
@@ -187,10 +189,23 @@ class ManagedVLLM:
         if self.ready_after_s is None and self.started_at is not None:
             self.ready_after_s = time.monotonic() - self.started_at
 
-    def _timeout_error(self, timeout: float) -> VLLMServerError:
-        return VLLMServerError(
-            f"vLLM not ready after {timeout:g}s (log {self.log_path}):\n{self.log_tail()}"
+    def _poll_ready(self, poll: Callable[..., T], timeout: float, interval: float) -> T:
+        """``poll`` (poll_until_ready, or its blocking twin) of this server's readiness."""
+        return poll(
+            self.base_url,
+            self._headers(),
+            timeout=timeout,
+            interval=interval,
+            check_alive=self._check_alive,
+            on_ready=self._mark_ready,
         )
+
+    def _ready_or_raise(self, ready: bool, timeout: float) -> Self:
+        if not ready:
+            raise VLLMServerError(
+                f"vLLM not ready after {timeout:g}s (log {self.log_path}):\n{self.log_tail()}"
+            )
+        return self
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
@@ -203,31 +218,13 @@ class ManagedVLLM:
     ) -> Self:
         """Poll ``/health`` then ``/v1/models`` until both answer 200; raise VLLMServerError
         with the log tail if the process dies or ``timeout`` passes."""
-        ready = await poll_until_ready(
-            self.base_url,
-            self._headers(),
-            timeout=timeout,
-            interval=interval,
-            check_alive=self._check_alive,
-            on_ready=self._mark_ready,
-        )
-        if not ready:
-            raise self._timeout_error(timeout)
-        return self
+        ready = await self._poll_ready(poll_until_ready, timeout, interval)
+        return self._ready_or_raise(ready, timeout)
 
     def wait_ready_blocking(self, timeout: float = 300.0, *, interval: float = 0.5) -> Self:
         """``wait_ready`` for synchronous callers (fixtures, CLI)."""
-        ready = poll_until_ready_blocking(
-            self.base_url,
-            self._headers(),
-            timeout=timeout,
-            interval=interval,
-            check_alive=self._check_alive,
-            on_ready=self._mark_ready,
-        )
-        if not ready:
-            raise self._timeout_error(timeout)
-        return self
+        ready = self._poll_ready(poll_until_ready_blocking, timeout, interval)
+        return self._ready_or_raise(ready, timeout)
 
     def stop(self, grace_s: float | None = None) -> int | None:
         """SIGTERM the process group, SIGKILL what is left after ``grace_s``; idempotent.
@@ -270,15 +267,11 @@ class ManagedVLLM:
         try:
             return await self.wait_ready()
         except BaseException:
-            await asyncio.to_thread(self.stop)
+            await self.aclose()
             raise
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
+        """``stop`` off the event loop (leaving ``async with`` calls it)."""
         await asyncio.to_thread(self.stop)
 
     def __repr__(self) -> str:
