@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from sqlalchemy import Engine, and_, select
 
 from graders.store.batch_records import BatchRecord
-from graders.store.batch_rows import PendingRow, ResultRow
+from graders.store.batch_rows import PendingRow, ResultRow, pending_rows
 from graders.store.tables import batch_grades, batch_rows, batches
 
 
@@ -33,20 +33,7 @@ class BatchReads:
             return conn.execute(query).scalar()
 
     def pending(self, batch_id: str, after: int, limit: int) -> list[PendingRow]:
-        query = (
-            select(
-                batch_rows.c.seq,
-                batch_rows.c.answer_hash,
-                batch_rows.c.lesson_id,
-                batch_rows.c.question_id,
-                batch_rows.c.answer,
-                batch_rows.c.student_id,
-            )
-            .where(and_(batch_rows.c.batch_id == batch_id, batch_rows.c.status == "pending"))
-            .where(batch_rows.c.seq > after)
-            .order_by(batch_rows.c.seq)
-            .limit(limit)
-        )
+        query = pending_rows(batch_id).where(batch_rows.c.seq > after).limit(limit)
         with self.engine.connect() as conn:
             return [PendingRow(*r) for r in conn.execute(query)]
 
@@ -102,7 +89,8 @@ class BatchReads:
         )
         while True:
             with self.engine.connect() as conn:
-                got = [ResultRow(*r) for r in conn.execute(query.where(batch_rows.c.seq > after))]
+                rows = conn.execute(query.where(batch_rows.c.seq > after))
+                got = [ResultRow(**r._asdict()) for r in rows]
             yield from got
             if len(got) < page:
                 return

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from graders.store.tables import batch_rows
 
 CHUNK_INSERT = 1000  # rows inserted at a time
 
@@ -30,15 +35,19 @@ class PendingRow:
 
 
 @dataclass
-class ResultRow:
+class ResultRow(NewRow):
+    """A row as read back: what was uploaded, its place, its status and its grade."""
+
     seq: int
-    line: int
-    row_id: str | None
-    student_id: str | None
-    lesson_id: str | None
-    question_id: str | None
-    answer: str | None
-    answer_hash: str | None
     status: str
-    error: str | None
     result: str | None
+
+
+def pending_rows(batch_id: str) -> Select[Any]:
+    """The batch's rows still to grade, as :class:`PendingRow` columns, in input order."""
+    c = batch_rows.c
+    return (
+        select(*(c[f.name] for f in fields(PendingRow)))
+        .where(c.batch_id == batch_id, c.status == "pending")
+        .order_by(c.seq)
+    )

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 
 from graders.store.batch_records import Redelivery
-from graders.store.batch_rows import PendingRow
+from graders.store.batch_rows import PendingRow, pending_rows
 from graders.store.chunk_queue import Chunk
 from graders.store.tables import batch_chunks, batch_rows, batches
 
@@ -101,24 +101,7 @@ class ChunkRuns:
 
     def chunk_pending(self, chunk: Chunk) -> list[PendingRow]:
         """The chunk's rows still to grade, in input order."""
-        query = (
-            select(
-                batch_rows.c.seq,
-                batch_rows.c.answer_hash,
-                batch_rows.c.lesson_id,
-                batch_rows.c.question_id,
-                batch_rows.c.answer,
-                batch_rows.c.student_id,
-            )
-            .where(
-                and_(
-                    batch_rows.c.batch_id == chunk.batch_id,
-                    batch_rows.c.seq.in_(list(chunk.seqs)),
-                    batch_rows.c.status == "pending",
-                )
-            )
-            .order_by(batch_rows.c.seq)
-        )
+        query = pending_rows(chunk.batch_id).where(batch_rows.c.seq.in_(list(chunk.seqs)))
         with self.engine.connect() as conn:
             return [PendingRow(*r) for r in conn.execute(query)]
 

@@ -7,7 +7,7 @@ fresh grade (:func:`new_grade`) and for every later revision (``GradeStore.revis
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from graders.core.result import GradeResult
 from graders.store.tables import grades
@@ -27,8 +27,8 @@ class GradeRow:
 
 
 @dataclass(kw_only=True)
-class NewGrade(GradeRow):
-    """A grade to store as revision 1."""
+class AnswerRow:
+    """The answer a grade is of: where it came from and what was asked."""
 
     source: str
     lesson_id: str
@@ -36,6 +36,12 @@ class NewGrade(GradeRow):
     student_id: str | None
     answer: str
     inline: str | None
+
+
+@dataclass(kw_only=True)
+class NewGrade(GradeRow, AnswerRow):
+    """A grade to store as revision 1."""
+
     refinement: str
     batch_id: str | None = None
     batch_seq: int | None = None
@@ -77,36 +83,26 @@ def new_grade(
     )
 
 
-@dataclass
-class StoredGrade:
+@dataclass(kw_only=True)
+class StoredGrade(GradeRow, AnswerRow):
+    """A grade as read back: its answer, its latest revision, its review."""
+
     id: str
-    source: str
-    lesson_id: str
-    question_id: str
-    student_id: str | None
-    answer: str
-    inline: str | None
     created_at: float
     updated_at: float
     revision: int
-    graded_by: str
-    result: str
-    ai_result: str
-    label: str
-    needs_review: bool
-    confidence: float
-    rubric_hash: str
-    exemplar_set: str
+    ai_result: str  # the latest machine result, kept under a teacher's review
     refinement: str
     refine_attempts: int
     review: str | None
     reviewed_at: float | None
 
 
-COLUMNS = [grades.c[name] for name in StoredGrade.__dataclass_fields__]
+NAMES = [f.name for f in fields(StoredGrade)]
+COLUMNS = [grades.c[name] for name in NAMES]
 
 
 def stored_grade(row: Sequence[object]) -> StoredGrade:
-    grade = StoredGrade(*row)  # type: ignore[arg-type]
+    grade = StoredGrade(**dict(zip(NAMES, row, strict=True)))  # type: ignore[arg-type]
     grade.needs_review = bool(grade.needs_review)
     return grade
