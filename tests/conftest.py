@@ -129,3 +129,26 @@ def browser() -> Iterator[object]:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield chromium
         chromium.close()
+
+
+# -- LTI: a real platform on loopback and the tool that trusts it (one each per module) ----
+@pytest.fixture(scope="module")
+def platform() -> Iterator[Any]:
+    """The LMS (tests/lti_platform.py); a module's ``tool`` fixture registers with it."""
+    from tests.lti_platform import PlatformServer
+
+    with PlatformServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tool(
+    platform: Any, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """The tool, grading with the real embedding model, trusting ``platform``."""
+    from tests.lti_tool import tool_settings
+
+    settings = tool_settings(platform, tmp_path_factory.mktemp("lti"))
+    with LiveServer(settings, Backends(embedder=embedder)) as server:
+        platform.lms.tool_url = server.url
+        yield server

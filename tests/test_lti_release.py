@@ -17,11 +17,10 @@ import pytest
 from app.runtime import Backends
 from models.embedder import Embedder
 from models.llm import LLMSettings, VLLMClient
-from tests import conftest
 from tests.conftest import LiveServer
 from tests.lti_platform import PlatformServer, start_launch
+from tests.lti_tool import CUSTOM, launch, launch_token, tool_settings, wait_for
 from tests.test_llm_grading import chat
-from tests.test_lti import CUSTOM, launch, launch_token, wait_for
 
 pytestmark = pytest.mark.integration
 ANSWER = "Plants need sunlight, carbon dioxide and water, and they give off oxygen."
@@ -44,12 +43,6 @@ REPLY = {
 
 
 @pytest.fixture(scope="module")
-def platform() -> Iterator[PlatformServer]:
-    with PlatformServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def tool(
     platform: PlatformServer, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
@@ -63,14 +56,9 @@ def tool(
         LLMSettings(base_url="http://vllm.test", model="fake-model", timeout_s=10, max_retries=0),
         transport=httpx.MockTransport(slow_vllm),
     )
-    tmp = tmp_path_factory.mktemp("lti-release")
-    platforms = tmp / "platforms.json"
-    platforms.write_text(json.dumps([platform.lms.platform_json()]))
-    settings = conftest.make_settings(
-        tmp,
-        lti_platforms_file=platforms,
-        lti_retry_base_s=0.2,
-        lti_worker_interval_s=0.2,
+    settings = tool_settings(
+        platform,
+        tmp_path_factory.mktemp("lti-release"),
         lti_passback_wait_s=60,
         llm_health_interval_s=0.2,
     )

@@ -21,7 +21,7 @@ import redis
 from tests.batch_fixtures import pg_available, pg_schema_url
 from tests.conftest import DATA, free_port
 from tests.lti_platform import PlatformServer, start_launch
-from tests.test_lti import CUSTOM, GOOD, LESSON, launch_token
+from tests.lti_tool import CUSTOM, GOOD, LESSON, launch_token
 from tests.test_ratelimit_redis import REDIS_URL
 
 pytestmark = [pytest.mark.integration, pytest.mark.scale]

@@ -1,15 +1,12 @@
-"""LTI 1.3 against a real platform implementation (lti1p3platform) on loopback: launch,
-grade with the real embedding model, score passback, deep linking, and refusals."""
+"""LTI 1.3 launches against a real platform implementation (lti1p3platform) on loopback:
+launch, grade with the real embedding model and pass the score back, in a browser too;
+sessions, deep linking, refused launches and the admin endpoints."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
 import time
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,69 +14,16 @@ import httpx
 import jwt
 import pytest
 
-from app.lti.ags import PassbackWorker, TokenClient
-from app.lti.keys import ToolKey
-from app.lti.store import LtiStore, Platform
-from app.runtime import Backends
-from models.embedder import Embedder
-from tests import conftest
 from tests.conftest import LiveServer
 from tests.lti_platform import (
-    CLIENT_ID,
     PlatformServer,
     form_fields,
     rsa_pem,
     start_launch,
 )
+from tests.lti_tool import CUSTOM, GOOD, LESSON, QUESTION, launch, launch_token, wait_for
 
 pytestmark = pytest.mark.integration
-
-LESSON, QUESTION = "demo-photosynthesis", "q1"
-GOOD = "Plants need sunlight, carbon dioxide and water; they make glucose and release oxygen."
-CUSTOM = f"lesson={LESSON},question={QUESTION}"
-
-
-@pytest.fixture(scope="module")
-def platform() -> Iterator[PlatformServer]:
-    with PlatformServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def tool(
-    platform: PlatformServer, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("lti")
-    platforms = tmp / "platforms.json"
-    platforms.write_text(json.dumps([platform.lms.platform_json()]))
-    settings = conftest.make_settings(
-        tmp,
-        lti_platforms_file=platforms,
-        lti_retry_base_s=0.2,
-        lti_worker_interval_s=0.2,
-    )
-    with LiveServer(settings, Backends(embedder=embedder)) as server:
-        platform.lms.tool_url = server.url
-        yield server
-
-
-def launch(tool: LiveServer, action: str, fields: dict[str, str]) -> httpx.Response:
-    assert action == tool.url + "/lti/launch"
-    with tool.client() as client:
-        return client.post("/lti/launch", data=fields)
-
-
-def launch_token(page: str) -> str:
-    found = re.search(r'launch-token="([^"]+)"', page)
-    assert found, page
-    return found.group(1)
-
-
-def wait_for(predicate: Any, seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_launch_grade_and_score_passback(platform: PlatformServer, tool: LiveServer) -> None:
@@ -142,24 +86,6 @@ def test_launch_in_a_browser_grades_and_passes_back(
     assert found, shown
     assert float(found.group(1)) == pytest.approx(score["scoreGiven"])
     assert float(found.group(2)) == pytest.approx(score["scoreMaximum"])
-
-
-def test_failed_passback_is_retried_from_the_queue(
-    platform: PlatformServer, tool: LiveServer
-) -> None:
-    token = launch_token(launch(tool, *start_launch(platform.url, custom=CUSTOM)).text)
-    platform.lms.fail_scores = 2
-    before = len(platform.lms.scores)
-    with tool.client() as client:
-        response = client.post(
-            "/lti/grade", json={"answer": "no idea"}, headers={"Authorization": f"Bearer {token}"}
-        )
-        assert response.status_code == 200, response.text
-        item_id = response.json()["passback"]["id"]
-        wait_for(lambda: len(platform.lms.scores) > before)
-        queue = {p["id"]: p for p in client.get("/v1/lti/passbacks").json()}
-    assert queue[item_id]["status"] == "sent"
-    assert queue[item_id]["attempts"] == 3
 
 
 def test_session_is_scoped_to_its_launch(tool: LiveServer) -> None:
@@ -277,39 +203,3 @@ def test_tool_jwks_and_platform_admin(tool: LiveServer) -> None:
             params={"iss": "https://nobody", "login_hint": "u", "target_link_uri": "x"},
         )
         assert unknown.status_code == 403 and "issuer" in unknown.json()["detail"]
-
-
-def test_queued_passback_survives_a_restart(tmp_path: Path) -> None:
-    """A score the platform could not take stays in SQLite across a restart."""
-    asyncio.run(_queued_passback_survives_a_restart(tmp_path))
-
-
-async def _queued_passback_survives_a_restart(tmp_path: Path) -> None:
-    db = tmp_path / "lti.sqlite3"
-    store = LtiStore(db)
-    dead = "http://127.0.0.1:9"  # nothing listens on the discard port
-    store.put_platform(
-        Platform(
-            issuer=dead,
-            client_id=CLIENT_ID,
-            auth_login_url=dead + "/auth",
-            auth_token_url=dead + "/token",
-            jwks_url=dead + "/jwks",
-            deployment_ids=["d"],
-        ),
-        source="file",
-    )
-    item = store.enqueue(dead, CLIENT_ID, dead + "/lineitems/1", {"userId": "u", "scoreGiven": 1})
-    async with httpx.AsyncClient() as http:
-        key = ToolKey.load_or_create(tmp_path / "key.pem")
-        worker = PassbackWorker(
-            store, TokenClient(http, key), http, retry_base_s=0.01, retry_max_s=1, interval_s=1
-        )
-        assert await worker.run_once() == 0
-    store.close()
-    reopened = LtiStore(db)
-    await asyncio.sleep(0.05)
-    (pending,) = reopened.due()
-    assert pending.id == item and pending.attempts == 1 and pending.last_error
-    assert pending.score == {"userId": "u", "scoreGiven": 1}
-    reopened.close()
