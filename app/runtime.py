@@ -23,8 +23,10 @@ from graders.service.grading_service import GradingService
 from graders.service.llm_admission import Admission
 from models.batching import BatchingEmbedder
 from models.embedder import EMBEDDERS, Embedder
-from models.llm import LLM_CLIENTS, LLMBackend, LLMSettings
+from models.llm import LLM_CLIENTS
+from models.llm_protocol import LLMBackend
 from models.llm_replicas import ReplicatedLLM
+from models.llm_settings import LLMSettings
 from models.reader import Reader, load_reader
 from models.vllm_server import ManagedVLLM, VLLMServerError
 from rubrics import Lesson, load_lessons

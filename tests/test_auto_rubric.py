@@ -32,7 +32,7 @@ from graders.evaluation.metrics import (
     spearman,
 )
 from graders.language.rubric_from_reference import adhoc_lesson, llm_key_points, split_reference
-from models.llm import LLMError
+from models.llm_errors import LLMError
 from tests.conftest import dataset_dir
 
 REFERENCE = """Possible differences:

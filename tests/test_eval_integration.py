@@ -21,7 +21,8 @@ from app.runtime import Backends
 from graders.calibration.calibration_file import DEFAULT_FILE, load_calibration
 from graders.evaluation.datasets import read_dataset
 from models.embedder import Embedder
-from models.llm import LLMSettings, VLLMClient
+from models.llm_settings import LLMSettings
+from models.vllm_client import VLLMClient
 from tests.conftest import dataset_dir, make_settings
 
 pytestmark = pytest.mark.integration

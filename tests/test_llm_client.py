@@ -12,18 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from models.llm import (
-    LLM_CLIENTS,
-    LLMBadResponse,
-    LLMClient,
-    LLMRejected,
-    LLMSettings,
-    LLMTimeout,
-    LLMUnavailable,
-    VLLMClient,
-    create_llm_client,
-    prefix_cache_hit_rate,
-)
+from models.llm import LLM_CLIENTS, create_llm_client
+from models.llm_errors import LLMBadResponse, LLMRejected, LLMTimeout, LLMUnavailable
+from models.llm_protocol import LLMClient
+from models.llm_replies import prefix_cache_hit_rate
+from models.llm_settings import LLMSettings
+from models.vllm_client import VLLMClient
 
 Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
 

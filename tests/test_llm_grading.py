@@ -19,7 +19,8 @@ import pytest
 from app.runtime import Backends
 from graders.scoring.llm_grader import INSTRUCTIONS, fence, verdict_schema
 from models.embedder import Embedder
-from models.llm import LLMSettings, VLLMClient
+from models.llm_settings import LLMSettings
+from models.vllm_client import VLLMClient
 from rubrics import load_lessons
 from tests.conftest import LiveServer, make_settings
 

@@ -18,9 +18,11 @@ from app.runtime import Backends, _llm_client, _servers
 from app.settings import Settings
 from graders.scoring.llm_grader import LLMGrader
 from models.embedder import Embedder
-from models.llm import LLMRejected, LLMSettings, LLMTimeout, VLLMClient
+from models.llm_errors import LLMRejected, LLMTimeout
 from models.llm_replicas import ReplicatedLLM
+from models.llm_settings import LLMSettings
 from models.replica_routing import Replica, ReplicaRouter, hrw_order
+from models.vllm_client import VLLMClient
 from rubrics import load_lessons
 from tests.conftest import LiveServer, make_settings
 from tests.llm_stub import reply_for

@@ -16,7 +16,8 @@ import pytest
 
 from app.runtime import Backends
 from models.embedder import Embedder
-from models.llm import LLMSettings, VLLMClient
+from models.llm_settings import LLMSettings
+from models.vllm_client import VLLMClient
 from tests.conftest import LiveServer
 from tests.lti_platform import PlatformServer, start_launch
 from tests.lti_tool import CUSTOM, launch, launch_token, tool_settings, wait_for

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from models.llm import LLMSettings, LLMUnavailable, VLLMClient
+from models.llm_errors import LLMUnavailable
+from models.llm_settings import LLMSettings
+from models.vllm_client import VLLMClient
 from models.vllm_server import ManagedVLLM, default_vllm_home
 from tests.vllm_fixtures import VLLMEndpoint, start_prepared_vllm
 

@@ -122,7 +122,8 @@ def test_widget_shows_the_refined_grade_when_it_arrives(
 
     import httpx
 
-    from models.llm import LLMSettings, VLLMClient
+    from models.llm_settings import LLMSettings
+    from models.vllm_client import VLLMClient
     from tests.test_llm_grading import chat
 
     reply = {

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from models.llm import LLMSettings
+from models.llm_settings import LLMSettings
 from models.vllm_server import ManagedVLLM, VLLMServerError
 
 VLLM_READY_TIMEOUT_S = float(os.environ.get("RUBRICATE_VLLM_READY_TIMEOUT", "300"))

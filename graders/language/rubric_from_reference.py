@@ -17,7 +17,8 @@ from typing import Any
 
 from graders.language.reference_parsing import Block, blocks
 from graders.language.segments import segments
-from models.llm import LLMClient, LLMError
+from models.llm_errors import LLMError
+from models.llm_protocol import LLMClient
 from rubrics import KeyPoint, Lesson, LessonKeyPoint, Question, QuestionKind
 from rubrics.schema import MAX_ALTERNATIVES
 

@@ -22,7 +22,8 @@ from graders.language.segments import Segment
 from graders.scoring.embedding_findings import KeyPointPhrasings
 from graders.scoring.embedding_grader import AsyncEmbedder
 from graders.scoring.exemplar_vote import GradedAnswer
-from models.llm import LLMBadResponse, LLMClient, LLMError
+from models.llm_errors import LLMBadResponse, LLMError
+from models.llm_protocol import LLMClient
 from rubrics import Lesson, Question
 
 MAX_EVIDENCE = 300
