@@ -8,6 +8,7 @@ worst case: repeated answers would be graded once per batch).
 
     python -m bench.batch               # 1,000 and 10,000 rows
     python -m bench.batch --sizes 2000  # other sizes
+    python -m bench.batch --baseline REF  # and another commit's code, side by side
 """
 
 from __future__ import annotations
@@ -115,32 +116,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000])
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--baseline", metavar="REF", help="also run the code of this git commit, side by side"
+    )
     args = parser.parse_args()
     if args.child:
         print(json.dumps(asyncio.run(child(args.child))))
         return
     env = {"MALLOC_ARENA_MAX": "2", **os.environ}  # as `make serve` runs the service
     env |= {"HF_HUB_OFFLINE": "1", "RUBRICATE_LLM_ENABLED": "false"}
+    trees = {"this code": ROOT}
+    if args.baseline:
+        from bench.common import baseline_tree
+
+        trees[f"at {args.baseline}"] = baseline_tree(args.baseline)
     results = []
     for size in args.sizes:
-        out = subprocess.run(
-            [sys.executable, "-m", "bench.batch", "--child", str(size)],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        figures = json.loads(out.stdout.strip().splitlines()[-1])
-        results.append(figures)
-        print(
-            f"{size:>7} rows: {figures['answers_per_s']:>7} answers/s "
-            f"({figures['unique_answers']} distinct graded), first result "
-            f"{figures['time_to_first_result_s']} s, total {figures['total_s']} s, "
-            f"peak RSS {figures['peak_rss_mb']} MB (model loaded: "
-            f"{figures['rss_model_loaded_mb']} MB)",
-            flush=True,
-        )
+        for name, tree in trees.items():  # side by side: each size on each tree in turn
+            out = subprocess.run(
+                [sys.executable, "-m", "bench.batch", "--child", str(size)],
+                cwd=tree,
+                env={**env, "PYTHONPATH": str(tree)},
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            figures = json.loads(out.stdout.strip().splitlines()[-1])
+            if name == "this code":
+                results.append(figures)
+            print(
+                f"{name}: {size:>7} rows: {figures['answers_per_s']:>7} answers/s "
+                f"({figures['unique_answers']} distinct graded), first result "
+                f"{figures['time_to_first_result_s']} s, total {figures['total_s']} s, "
+                f"peak RSS {figures['peak_rss_mb']} MB (model loaded: "
+                f"{figures['rss_model_loaded_mb']} MB)",
+                flush=True,
+            )
     print(json.dumps(results, indent=2))
     peaks = [r["peak_rss_mb"] for r in results]
     if max(peaks) > 1536:
