@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,11 @@ from app.runtime import Backends
 from app.settings import Settings
 from graders.evaluation.semeval import datasets_dir
 from models.embedder import Embedder, minilm
+from models.llm_settings import LLMSettings
+from models.vllm_client import VLLMClient
 from models.vllm_server import free_port
+from rubrics import load_lessons
+from tests.llm_stub import FakeVLLM
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 pytest_plugins = ["tests.vllm_fixtures"]
@@ -152,3 +157,72 @@ def tool(
     with LiveServer(settings, Backends(embedder=embedder)) as server:
         platform.lms.tool_url = server.url
         yield server
+
+
+# -- the app grading with a scripted vLLM (tests/llm_stub.py's FakeVLLM) ---------------------
+LESSON = load_lessons()["instruction-tuning"]
+SC2 = LESSON.question("sc-2")
+assert SC2 is not None
+GOOD = (
+    "SFT does not teach new knowledge. The knowledge is already in the base model from "
+    "pretraining; SFT teaches when to apply it."
+)
+
+
+def verdicts(answer: str, status: str, evidence: str) -> str:
+    """The LLM's reply for sc-2: every key point ``status`` on ``evidence``."""
+    assert SC2 is not None
+    return json.dumps(
+        {
+            "key_points": {
+                k.id: {"verdict": status, "evidence": evidence, "reason": "r"}
+                for k in SC2.key_points
+            },
+            "misconceptions": {
+                m.id: {"present": False, "evidence": ""} for m in SC2.misconceptions
+            },
+            "feedback": "Well done.",
+        }
+    )
+
+
+def wait_llm_ready(http: httpx.Client, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while http.get("/readyz").json()["llm"]["state"] != "ready":
+        assert time.monotonic() < deadline, "LLM never became ready"
+        time.sleep(0.1)
+
+
+def grade(http: httpx.Client, answer: str, **extra: Any) -> httpx.Response:
+    body = {"lesson_id": LESSON.id, "question_id": "sc-2", "answer": answer, **extra}
+    return http.post("/v1/grade", json=body)
+
+
+@pytest.fixture()
+def serve(
+    embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[FakeVLLM], LiveServer]]:
+    """Starts the app with the LLM a ``FakeVLLM`` (``timeout_s`` its timeout), once ready."""
+    servers: list[LiveServer] = []
+
+    def start(fake: FakeVLLM, timeout_s: float = 3.0) -> LiveServer:
+        client = VLLMClient(
+            LLMSettings(
+                base_url="http://vllm.test",
+                model="fake-model",
+                timeout_s=timeout_s,
+                max_retries=1,
+                backoff_base_s=0.05,
+            ),
+            transport=httpx.MockTransport(fake.handle),
+        )
+        settings = make_settings(tmp_path_factory.mktemp("llm"), llm_health_interval_s=0.2)
+        server = LiveServer(settings, Backends(embedder=embedder, llm=client, llm_model="fake"))
+        servers.append(server.__enter__())
+        with server.client() as http:
+            wait_llm_ready(http)
+        return server
+
+    yield start
+    for server in servers:
+        server.__exit__()

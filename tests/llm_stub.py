@@ -1,6 +1,8 @@
-"""A tiny OpenAI-compatible LLM server for scale tests: ``python -m tests.llm_stub --port N``.
+"""Stub LLMs: in process, scripted vLLM replies at httpx's transport (:class:`FakeVLLM`,
+:class:`Fleet`); and a tiny OpenAI-compatible server for scale tests,
+``python -m tests.llm_stub --port N``.
 
-Serves ``/health``, ``/v1/models`` and ``/v1/chat/completions``; the reply follows the
+The server serves ``/health``, ``/v1/models`` and ``/v1/chat/completions``; the reply follows the
 request's JSON schema (every key point "missing", no misconception, short feedback), so
 rubricate's LLM grader accepts it.  ``GET /stats`` tells how many chat calls it served and
 the ``X-Session-ID`` header values they carried.  Run as a subprocess so a test can kill it
@@ -17,8 +19,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import uvicorn
@@ -26,6 +29,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+if TYPE_CHECKING:  # the stub subprocess imports none of these
+    import pytest
+
+    from models.llm_replicas import ReplicatedLLM
+    from models.vllm_client import VLLMClient
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,6 +139,168 @@ class Stub:
 
     def stats(self) -> dict[str, Any]:
         return dict(httpx.get(self.url + "/stats", timeout=5).json())
+
+
+# -- in process: scripted replies at httpx's transport ----------------------------------------
+Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
+Reply = Callable[[dict[str, Any]], str | None]
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"verdict": {"type": "string", "enum": ["met", "not_met"]}},
+    "required": ["verdict"],
+    "additionalProperties": False,
+}
+MESSAGES = [{"role": "system", "content": "Grade."}, {"role": "user", "content": "answer"}]
+
+
+def completion(content: str, finish_reason: str = "stop") -> httpx.Response:
+    """vLLM's chat completion carrying ``content``."""
+    choice = {"index": 0, "message": {"role": "assistant", "content": content}}
+    return httpx.Response(
+        200,
+        json={
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "model": "m",
+            "choices": [{**choice, "finish_reason": finish_reason}],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16},
+        },
+    )
+
+
+def chat(content: str) -> httpx.Response:
+    """A completion; cut off at max_tokens when ``content`` starts ``{"key_points": {"cut``."""
+    return completion(content, "length" if content.startswith('{"key_points": {"cut') else "stop")
+
+
+class FakeVLLM:
+    """Scripted vLLM replies (``None``: hang); ``calls`` records every chat request body."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.calls: list[dict[str, Any]] = []
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"data": [{"id": "fake-model"}]})
+        body = json.loads(request.content)
+        self.calls.append(body)
+        content = self.reply(body)
+        if content is None:
+            await asyncio.sleep(3600)
+        return chat(content or "")
+
+
+class Replies:
+    """A handler answering the n-th call with the n-th of ``replies``, the last one from then
+    on (a copy of that response, or that transport error raised); ``calls`` counts the calls."""
+
+    def __init__(self, *replies: httpx.Response | type[httpx.TransportError]) -> None:
+        self.replies = replies
+        self.calls = 0
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        reply = self.replies[min(self.calls, len(self.replies) - 1)]
+        self.calls += 1
+        if isinstance(reply, type):
+            raise reply("connection refused", request=request)
+        return httpx.Response(reply.status_code, headers=reply.headers, content=reply.content)
+
+
+def make_client(handler: Handler, **overrides: Any) -> VLLMClient:
+    """A VLLMClient for model ``m`` whose requests ``handler`` answers; quick back-off."""
+    from models.llm_settings import LLMSettings
+    from models.vllm_client import VLLMClient
+
+    values: dict[str, Any] = {
+        "base_url": "http://llm.test/v1/",
+        "model": "m",
+        "timeout_s": 2.0,
+        "backoff_base_s": 0.01,
+        "backoff_max_s": 0.05,
+    }
+    values.update(overrides)
+    return VLLMClient(LLMSettings(**values), transport=httpx.MockTransport(handler))
+
+
+async def call(client: VLLMClient) -> dict[str, Any]:
+    return await client.complete_json(MESSAGES, SCHEMA, name="verdict", max_tokens=32)
+
+
+async def call_fails(
+    handler: Handler, error: type[Exception], match: str | None = None, **overrides: Any
+) -> pytest.ExceptionInfo[Exception]:
+    """What one call raises, as it must, through ``make_client(handler, **overrides)``."""
+    import pytest
+
+    async with make_client(handler, **overrides) as client:
+        with pytest.raises(error, match=match) as info:
+            await call(client)
+    return info
+
+
+class Fleet:
+    """``n`` fake replicas ``http://r<i>.test``; ``calls`` lists (host, X-Session-ID) served,
+    each reply ``{"host": <the replica's host>}``."""
+
+    def __init__(self, n: int) -> None:
+        self.urls = [f"http://r{i}.test" for i in range(n)]
+        self.dead: set[str] = set()
+        self.status: dict[str, int] = {}
+        self.hang: set[str] = set()
+        self.calls: list[tuple[str, str | None]] = []
+        self.attempts: Counter[str] = Counter()
+
+    def host(self, url: str) -> str:
+        return httpx.URL(url).host
+
+    def primary(self, key: str, rank: int = 0) -> str:
+        """The host at ``rank`` in ``key``'s HRW order."""
+        from models.replica_routing import hrw_order
+
+        return self.host(self.urls[hrw_order(key, self.urls)[rank]])
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        if host in self.dead:
+            raise httpx.ConnectError("connection refused", request=request)
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"data": [{"id": "m"}]})
+        self.attempts[host] += 1
+        if host in self.hang:
+            await asyncio.sleep(3600)
+        if host in self.status:
+            return httpx.Response(self.status[host], json={"message": "no"})
+        self.calls.append((host, request.headers.get("X-Session-ID")))
+        return completion(json.dumps({"host": host}))
+
+    def client(self, *, shards: int = 1, urls: list[str] | None = None, **kw: Any) -> ReplicatedLLM:
+        from models.llm_replicas import ReplicatedLLM
+        from models.llm_settings import LLMSettings
+        from models.vllm_client import VLLMClient
+
+        settings = LLMSettings(
+            base_url="http://unused.test",
+            model="m",
+            timeout_s=kw.pop("timeout_s", 2.0),
+            backoff_base_s=0.01,
+            max_retries=1,
+            route_header=kw.pop("route_header", None),
+        )
+        transport = httpx.MockTransport(self.handle)
+        return ReplicatedLLM(
+            settings,
+            urls or self.urls,
+            lambda s: VLLMClient(s, transport=transport),
+            shards=shards,
+            **kw,
+        )
+
+
+async def ask(llm: ReplicatedLLM, key: str | None) -> str:
+    """The host of the replica that answered a call routed by ``key``."""
+    reply = await llm.complete_json(MESSAGES, SCHEMA, name="v", max_tokens=8, route_key=key)
+    return str(reply["host"])
 
 
 def main() -> None:

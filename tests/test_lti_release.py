@@ -19,9 +19,9 @@ from models.embedder import Embedder
 from models.llm_settings import LLMSettings
 from models.vllm_client import VLLMClient
 from tests.conftest import LiveServer
+from tests.llm_stub import chat
 from tests.lti_platform import PlatformServer, start_launch
 from tests.lti_tool import CUSTOM, launch, launch_token, tool_settings, wait_for
-from tests.test_llm_grading import chat
 
 pytestmark = pytest.mark.integration
 ANSWER = "Plants need sunlight, carbon dioxide and water, and they give off oxygen."

@@ -17,11 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
-from tests.test_llm_grading import GOOD, LESSON, FakeVLLM, grade, serve, verdicts
+from tests.conftest import GOOD, LESSON, LiveServer, grade, verdicts
+from tests.llm_stub import FakeVLLM
 
 pytestmark = pytest.mark.integration
-__all__ = ["serve"]
 
 
 def slow(fake: FakeVLLM, seconds: float) -> FakeVLLM:

@@ -124,7 +124,7 @@ def test_widget_shows_the_refined_grade_when_it_arrives(
 
     from models.llm_settings import LLMSettings
     from models.vllm_client import VLLMClient
-    from tests.test_llm_grading import chat
+    from tests.llm_stub import chat
 
     reply = {
         "key_points": {
