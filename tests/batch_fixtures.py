@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from graders.store.grade_store import NewGrade
+
 LESSON = "demo-photosynthesis"
 PG_BASE = os.environ.get("RUBRICATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -120,3 +122,26 @@ def database_urls(request: pytest.FixtureRequest, tmp: Path) -> Iterator[str]:
     if reason:
         pytest.skip(reason)
     yield from pg_schema_url()
+
+
+def new_grade(answer: str = "an answer", refinement: str = "pending", **fields: Any) -> NewGrade:
+    """A grade as the API stores it: ``LESSON``'s q1 by student s1, "incorrect" by embeddings
+    (``fields`` replace any of that)."""
+    values: dict[str, Any] = {
+        "source": "api",
+        "lesson_id": LESSON,
+        "question_id": "q1",
+        "student_id": "s1",
+        "answer": answer,
+        "inline": None,
+        "graded_by": "embedding",
+        "result": '{"label": "incorrect"}',
+        "label": "incorrect",
+        "needs_review": True,
+        "confidence": 0.4,
+        "rubric_hash": "r1",
+        "exemplar_set": "none",
+        "refinement": refinement,
+    }
+    values.update(fields)
+    return NewGrade(**values)

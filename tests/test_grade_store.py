@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from graders.store.grade_store import GradeRow, GradeStore, NewGrade
-from tests.batch_fixtures import database_urls
+from graders.store.grade_store import GradeRow, GradeStore
+from tests.batch_fixtures import database_urls, new_grade
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -18,25 +18,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GradeStore
         opened = GradeStore(url)
         yield opened
         opened.close()
-
-
-def new(student: str = "s1", refinement: str = "pending", answer: str = "an answer") -> NewGrade:
-    return NewGrade(
-        source="api",
-        lesson_id="demo",
-        question_id="q1",
-        student_id=student,
-        answer=answer,
-        inline=None,
-        graded_by="embedding",
-        result='{"label": "incorrect"}',
-        label="incorrect",
-        needs_review=True,
-        confidence=0.4,
-        rubric_hash="r1",
-        exemplar_set="none",
-        refinement=refinement,
-    )
 
 
 def revise(store: GradeStore, grade_id: str, by: str, label: str, **extra: object) -> int | None:
@@ -53,7 +34,7 @@ def revise(store: GradeStore, grade_id: str, by: str, label: str, **extra: objec
 
 
 def test_revisions_and_the_teacher_wins(store: GradeStore) -> None:
-    grade_id = store.add(new())
+    grade_id = store.add(new_grade())
     assert store.get(grade_id).revision == 1  # type: ignore[union-attr]
     assert store.claim(grade_id)
     assert not store.claim(grade_id)  # claimed once only
@@ -72,7 +53,7 @@ def test_revisions_and_the_teacher_wins(store: GradeStore) -> None:
 
 
 def test_claims_are_exclusive_across_threads(store: GradeStore) -> None:
-    ids = [store.add(new(answer=f"a{i}")) for i in range(20)]
+    ids = [store.add(new_grade(f"a{i}")) for i in range(20)]
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         won = list(pool.map(store.claim, ids * 4))
     assert sum(won) == 20
@@ -84,8 +65,8 @@ def test_claims_are_exclusive_across_threads(store: GradeStore) -> None:
 
 
 def test_erasing_a_student(store: GradeStore) -> None:
-    mine = [store.add(new("s-erase")) for _ in range(3)]
-    other = store.add(new("s-keep"))
+    mine = [store.add(new_grade(student_id="s-erase")) for _ in range(3)]
+    other = store.add(new_grade(student_id="s-keep"))
     assert store.erase_student("s-erase", "teacher") == 3
     assert all(store.get(i) is None for i in mine)
     assert store.get(other) is not None

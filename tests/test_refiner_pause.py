@@ -33,7 +33,7 @@ def test_students_preempt_a_running_refinement(tmp_path: Path) -> None:
     """A burst of students cancels the LLM pass under way; the grade waits, its attempt not
     counted, and is refined once the burst is over."""
     from graders.store.grade_store import GradeStore
-    from tests.test_grade_store import new
+    from tests.batch_fixtures import new_grade
 
     store = GradeStore(f"sqlite:///{tmp_path / 'g.db'}")
     calls: list[str] = []
@@ -57,7 +57,7 @@ def test_students_preempt_a_running_refinement(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         refiner = Refiner(book, ready=lambda: True, pause_above=2, poll_s=0.05)  # type: ignore[arg-type]
-        grade_id = store.add(new())
+        grade_id = store.add(new_grade())
         task = asyncio.create_task(refiner.run())
         await until(lambda: store.get(grade_id).refinement == "running")  # type: ignore[union-attr]
         book.in_flight = 3

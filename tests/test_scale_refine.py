@@ -24,10 +24,10 @@ from sqlalchemy import create_engine, text
 
 from app.runtime import Backends
 from graders.batch.procrastinate_queue import ensure_schema, make_app
-from graders.store.grade_store import GradeStore, NewGrade
+from graders.store.grade_store import GradeStore
 from graders.workflow.refine_jobs import TASK, RefineJobs
 from models.embedder import Embedder
-from tests.batch_fixtures import LESSON, pg_available, pg_schema_url
+from tests.batch_fixtures import LESSON, new_grade, pg_available, pg_schema_url
 from tests.conftest import LiveServer, make_settings
 from tests.llm_stub import Stub, stop
 from tests.worker_fixtures import scalar, start_worker
@@ -47,27 +47,6 @@ def pg_url() -> Iterator[str]:
     if reason := pg_available():
         pytest.skip(reason)
     yield from pg_schema_url()
-
-
-def new_grade(answer: str, refinement: str) -> NewGrade:
-    return NewGrade(
-        source="api",
-        lesson_id=LESSON,
-        question_id="q1",
-        student_id="s1",
-        answer=answer,
-        inline=None,
-        graded_by="embedding",
-        result="{}",
-        label="partially_correct",
-        needs_review=False,
-        confidence=0.5,
-        rubric_hash="h",
-        exemplar_set="e",
-        refinement=refinement,
-        batch_id=None,
-        batch_seq=None,
-    )
 
 
 def test_refinement_jobs_commit_with_their_grades(pg_url: str) -> None:
