@@ -29,6 +29,23 @@ Q1 = [
     "photosynthesis uses light, water and carbon dioxide",
     "It produces sugar and releases oxygen.",
 ]
+# The LLM's verdict on an answer to q1 that names what goes in and only oxygen coming out.
+Q1_REPLY: dict[str, Any] = {
+    "key_points": {
+        "needs-light-co2-water": {
+            "verdict": "met",
+            "evidence": "sunlight, carbon dioxide and water",
+            "reason": "names all three",
+        },
+        "makes-glucose-oxygen": {
+            "verdict": "partial",
+            "evidence": "they give off oxygen",
+            "reason": "oxygen only",
+        },
+    },
+    "misconceptions": {"plants-breathe-in-oxygen": {"present": False, "evidence": ""}},
+    "feedback": "Name the sugar too.",
+}
 Q2 = [
     "In the chloroplasts, which contain chlorophyll that absorbs light.",
     "It happens in the chloroplasts.",

@@ -21,11 +21,9 @@ from app.runtime import Backends
 from app.settings import Settings
 from graders.evaluation.semeval import datasets_dir
 from models.embedder import Embedder, minilm
-from models.llm_settings import LLMSettings
-from models.vllm_client import VLLMClient
 from models.vllm_server import free_port
 from rubrics import load_lessons
-from tests.llm_stub import FakeVLLM
+from tests.llm_stub import FakeVLLM, fake_client
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 pytest_plugins = ["tests.vllm_fixtures"]
@@ -206,16 +204,7 @@ def serve(
     servers: list[LiveServer] = []
 
     def start(fake: FakeVLLM, timeout_s: float = 3.0) -> LiveServer:
-        client = VLLMClient(
-            LLMSettings(
-                base_url="http://vllm.test",
-                model="fake-model",
-                timeout_s=timeout_s,
-                max_retries=1,
-                backoff_base_s=0.05,
-            ),
-            transport=httpx.MockTransport(fake.handle),
-        )
+        client = fake_client(fake, timeout_s=timeout_s, max_retries=1, backoff_base_s=0.05)
         settings = make_settings(tmp_path_factory.mktemp("llm"), llm_health_interval_s=0.2)
         server = LiveServer(settings, Backends(embedder=embedder, llm=client, llm_model="fake"))
         servers.append(server.__enter__())

@@ -1,5 +1,5 @@
 """Stub LLMs: in process, scripted vLLM replies at httpx's transport (:class:`FakeVLLM`,
-:class:`Fleet`); and a tiny OpenAI-compatible server for scale tests,
+:class:`Replies`); and a tiny OpenAI-compatible server for scale tests,
 ``python -m tests.llm_stub --port N``.
 
 The server serves ``/health``, ``/v1/models`` and ``/v1/chat/completions``; the reply follows the
@@ -33,7 +33,6 @@ from starlette.routing import Route
 if TYPE_CHECKING:  # the stub subprocess imports none of these
     import pytest
 
-    from models.llm_replicas import ReplicatedLLM
     from models.vllm_client import VLLMClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,11 +102,12 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> N
     raise AssertionError(f"{url} did not answer within {timeout:g}s")
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """Terminated, killed if still running after ``timeout`` seconds."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -174,15 +174,17 @@ def chat(content: str) -> httpx.Response:
 
 
 class FakeVLLM:
-    """Scripted vLLM replies (``None``: hang); ``calls`` records every chat request body."""
+    """Scripted vLLM replies (``None``: hang), each chat taking ``delay_s``; ``calls`` records
+    every chat request body."""
 
-    def __init__(self, reply: Reply) -> None:
-        self.reply = reply
+    def __init__(self, reply: Reply, delay_s: float = 0.0) -> None:
+        self.reply, self.delay_s = reply, delay_s
         self.calls: list[dict[str, Any]] = []
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v1/models":
             return httpx.Response(200, json={"data": [{"id": "fake-model"}]})
+        await asyncio.sleep(self.delay_s)
         body = json.loads(request.content)
         self.calls.append(body)
         content = self.reply(body)
@@ -205,6 +207,15 @@ class Replies:
         if isinstance(reply, type):
             raise reply("connection refused", request=request)
         return httpx.Response(reply.status_code, headers=reply.headers, content=reply.content)
+
+
+def fake_client(fake: FakeVLLM, **settings: Any) -> VLLMClient:
+    """A VLLMClient of model "fake-model" that ``fake`` answers (``settings``: LLMSettings)."""
+    from models.llm_settings import LLMSettings
+    from models.vllm_client import VLLMClient
+
+    values: dict[str, Any] = {"base_url": "http://vllm.test", "model": "fake-model", **settings}
+    return VLLMClient(LLMSettings(**values), transport=httpx.MockTransport(fake.handle))
 
 
 def make_client(handler: Handler, **overrides: Any) -> VLLMClient:
@@ -237,70 +248,6 @@ async def call_fails(
         with pytest.raises(error, match=match) as info:
             await call(client)
     return info
-
-
-class Fleet:
-    """``n`` fake replicas ``http://r<i>.test``; ``calls`` lists (host, X-Session-ID) served,
-    each reply ``{"host": <the replica's host>}``."""
-
-    def __init__(self, n: int) -> None:
-        self.urls = [f"http://r{i}.test" for i in range(n)]
-        self.dead: set[str] = set()
-        self.status: dict[str, int] = {}
-        self.hang: set[str] = set()
-        self.calls: list[tuple[str, str | None]] = []
-        self.attempts: Counter[str] = Counter()
-
-    def host(self, url: str) -> str:
-        return httpx.URL(url).host
-
-    def primary(self, key: str, rank: int = 0) -> str:
-        """The host at ``rank`` in ``key``'s HRW order."""
-        from models.replica_routing import hrw_order
-
-        return self.host(self.urls[hrw_order(key, self.urls)[rank]])
-
-    async def handle(self, request: httpx.Request) -> httpx.Response:
-        host = request.url.host
-        if host in self.dead:
-            raise httpx.ConnectError("connection refused", request=request)
-        if request.url.path == "/v1/models":
-            return httpx.Response(200, json={"data": [{"id": "m"}]})
-        self.attempts[host] += 1
-        if host in self.hang:
-            await asyncio.sleep(3600)
-        if host in self.status:
-            return httpx.Response(self.status[host], json={"message": "no"})
-        self.calls.append((host, request.headers.get("X-Session-ID")))
-        return completion(json.dumps({"host": host}))
-
-    def client(self, *, shards: int = 1, urls: list[str] | None = None, **kw: Any) -> ReplicatedLLM:
-        from models.llm_replicas import ReplicatedLLM
-        from models.llm_settings import LLMSettings
-        from models.vllm_client import VLLMClient
-
-        settings = LLMSettings(
-            base_url="http://unused.test",
-            model="m",
-            timeout_s=kw.pop("timeout_s", 2.0),
-            backoff_base_s=0.01,
-            max_retries=1,
-            route_header=kw.pop("route_header", None),
-        )
-        transport = httpx.MockTransport(self.handle)
-        return ReplicatedLLM(
-            settings,
-            urls or self.urls,
-            lambda s: VLLMClient(s, transport=transport),
-            shards=shards,
-            **kw,
-        )
-
-
-async def ask(llm: ReplicatedLLM, key: str | None) -> str:
-    """The host of the replica that answered a call routed by ``key``."""
-    reply = await llm.complete_json(MESSAGES, SCHEMA, name="v", max_tokens=8, route_key=key)
-    return str(reply["host"])
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from app.lti.store import Platform
 from app.settings import Settings
 from tests.conftest import LiveServer, make_settings
 from tests.lti_platform import PlatformServer
@@ -19,6 +20,18 @@ from tests.lti_platform import PlatformServer
 LESSON, QUESTION = "demo-photosynthesis", "q1"
 GOOD = "Plants need sunlight, carbon dioxide and water; they make glucose and release oxygen."
 CUSTOM = f"lesson={LESSON},question={QUESTION}"
+
+
+def platform_record(issuer: str, client_id: str = "c1", deployment: str = "d1") -> Platform:
+    """A platform's registration, its endpoints under ``issuer``."""
+    return Platform(
+        issuer=issuer,
+        client_id=client_id,
+        auth_login_url=issuer + "/auth",
+        auth_token_url=issuer + "/token",
+        jwks_url=issuer + "/jwks",
+        deployment_ids=[deployment],
+    )
 
 
 def tool_settings(platform: PlatformServer, tmp: Path, **changes: Any) -> Settings:

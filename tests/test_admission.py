@@ -15,6 +15,14 @@ class Clock:
         return self.now
 
 
+def served(admission: Admission, clock: Clock, seconds: float, *, cut: bool = False) -> None:
+    """One call admitted within a 1 s budget, taking ``seconds``: answered, or ``cut`` at its
+    deadline."""
+    with admission.call(admission.decide(1.0)) as outcome:
+        clock.now += seconds
+        outcome.cut() if cut else outcome.ok()
+
+
 def test_first_call_probes_then_speed_decides() -> None:
     clock = Clock()
     admission = Admission(slots=2, clock=clock)
@@ -32,9 +40,7 @@ def test_first_call_probes_then_speed_decides() -> None:
 def test_queue_ahead_counts_against_the_budget() -> None:
     clock = Clock()
     admission = Admission(slots=2, clock=clock)
-    with admission.call(admission.decide(1.0)) as outcome:
-        clock.now += 0.6
-        outcome.ok()
+    served(admission, clock, 0.6)
     first, second = admission.decide(1.0), admission.decide(1.0)
     with admission.call(first), admission.call(second):
         # two in flight on two slots: 0.6 x (1 + 2/2) = 1.2 s > 1 s
@@ -48,9 +54,7 @@ def test_queue_ahead_counts_against_the_budget() -> None:
 def test_a_call_cut_at_its_deadline_teaches_that_the_llm_is_slow() -> None:
     clock = Clock()
     admission = Admission(slots=4, clock=clock)
-    with admission.call(admission.decide(1.0)) as outcome:
-        clock.now += 1.0
-        outcome.cut()
+    served(admission, clock, 1.0, cut=True)
     assert admission.service_s == pytest.approx(2.0)
     assert not admission.decide(1.0).admitted
 
@@ -58,9 +62,7 @@ def test_a_call_cut_at_its_deadline_teaches_that_the_llm_is_slow() -> None:
 def test_a_failed_call_teaches_nothing_and_a_stale_speed_is_probed_again() -> None:
     clock = Clock()
     admission = Admission(slots=4, probe_every_s=30, clock=clock)
-    with admission.call(admission.decide(1.0)) as outcome:
-        clock.now += 5.0
-        outcome.ok()
+    served(admission, clock, 5.0)
     with admission.call(admission.decide(10.0)):
         clock.now += 0.01  # failed fast: no outcome marked
     assert admission.service_s == pytest.approx(5.0)

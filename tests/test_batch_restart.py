@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +13,9 @@ import httpx
 import pytest
 
 from tests.batch_fixtures import class_rows, database_urls, to_csv, wait_done
-from tests.conftest import DATA, free_port
+from tests.conftest import free_port
+from tests.llm_stub import stop
+from tests.worker_fixtures import RUBRICATE, rubricate_env
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,17 +27,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def start_server(tmp: Path, db_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "RUBRICATE_LLM_ENABLED": "false",
-        "RUBRICATE_CACHE_DIR": str(tmp / "cache"),
-        "RUBRICATE_LESSON_DIRS": json.dumps([str(DATA / "lessons")]),
-        "RUBRICATE_DATABASE_URL": db_url,
-        "RUBRICATE_BATCH_CONCURRENCY": "4",
-        "RUBRICATE_BATCH_CHUNK_SIZE": "16",
-    }
-    command = [sys.executable, "-c", "from app.cli import main; main()", "serve"]
+    env = rubricate_env(
+        tmp, db_url, RUBRICATE_BATCH_CONCURRENCY="4", RUBRICATE_BATCH_CHUNK_SIZE="16"
+    )
+    command = [*RUBRICATE, "serve"]
     return subprocess.Popen(
         [*command, "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
@@ -100,8 +93,4 @@ def test_sigkill_mid_batch_then_resume(tmp_path: Path, db_url: str) -> None:
         assert [r["row_id"] for r in records] == [r["row_id"] for r in rows]
         assert all(r["status"] == "done" and r["result"] is not None for r in records)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, timeout=30)

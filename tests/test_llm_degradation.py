@@ -4,13 +4,11 @@ loopback socket; the real embedding model grading)."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from app.runtime import Backends
@@ -41,15 +39,8 @@ def test_hanging_llm_never_holds_a_request(serve: Callable[..., LiveServer]) -> 
 def test_slow_llm_is_skipped_within_the_budget_and_awaited_when_required(
     serve: Callable[..., LiveServer],
 ) -> None:
-    fake = FakeVLLM(lambda body: verdicts(GOOD, "met", "SFT teaches when to apply it"))
-    original = fake.handle
-
-    async def delayed(request: httpx.Request) -> httpx.Response:
-        if request.url.path != "/v1/models":
-            await asyncio.sleep(1.6)  # slower than the 1 s interactive budget
-        return await original(request)
-
-    fake.handle = delayed  # type: ignore[method-assign]
+    # slower than the 1 s interactive budget
+    fake = FakeVLLM(lambda body: verdicts(GOOD, "met", "SFT teaches when to apply it"), 1.6)
     with serve(fake, timeout_s=10).client() as http:
         first = grade(http, GOOD).json()  # a probe, cut at the budget
         assert first["graders"]["llm"]["state"] == "skipped"

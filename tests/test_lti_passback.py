@@ -11,14 +11,14 @@ import pytest
 
 from app.lti.ags import PassbackWorker, TokenClient
 from app.lti.keys import ToolKey
-from app.lti.store import LtiStore, Platform
+from app.lti.store import LtiStore
 from tests.conftest import LiveServer
 from tests.lti_platform import (
     CLIENT_ID,
     PlatformServer,
     start_launch,
 )
-from tests.lti_tool import CUSTOM, launch, launch_token, wait_for
+from tests.lti_tool import CUSTOM, launch, launch_token, platform_record, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -50,17 +50,7 @@ async def _queued_passback_survives_a_restart(tmp_path: Path) -> None:
     db = tmp_path / "lti.sqlite3"
     store = LtiStore(db)
     dead = "http://127.0.0.1:9"  # nothing listens on the discard port
-    store.put_platform(
-        Platform(
-            issuer=dead,
-            client_id=CLIENT_ID,
-            auth_login_url=dead + "/auth",
-            auth_token_url=dead + "/token",
-            jwks_url=dead + "/jwks",
-            deployment_ids=["d"],
-        ),
-        source="file",
-    )
+    store.put_platform(platform_record(dead, CLIENT_ID, "d"), source="file")
     item = store.enqueue(dead, CLIENT_ID, dead + "/lineitems/1", {"userId": "u", "scoreGiven": 1})
     async with httpx.AsyncClient() as http:
         key = ToolKey.load_or_create(tmp_path / "key.pem")

@@ -5,58 +5,31 @@ transport), so every launch's grade is refined in the background."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from app.runtime import Backends
 from models.embedder import Embedder
-from models.llm_settings import LLMSettings
-from models.vllm_client import VLLMClient
+from tests.batch_fixtures import Q1_REPLY
 from tests.conftest import LiveServer
-from tests.llm_stub import chat
+from tests.llm_stub import FakeVLLM, fake_client
 from tests.lti_platform import PlatformServer, start_launch
 from tests.lti_tool import CUSTOM, launch, launch_token, tool_settings, wait_for
 
 pytestmark = pytest.mark.integration
 ANSWER = "Plants need sunlight, carbon dioxide and water, and they give off oxygen."
-REPLY = {
-    "key_points": {
-        "needs-light-co2-water": {
-            "verdict": "met",
-            "evidence": "sunlight, carbon dioxide and water",
-            "reason": "all three",
-        },
-        "makes-glucose-oxygen": {
-            "verdict": "partial",
-            "evidence": "they give off oxygen",
-            "reason": "oxygen only",
-        },
-    },
-    "misconceptions": {"plants-breathe-in-oxygen": {"present": False, "evidence": ""}},
-    "feedback": "Name the sugar too.",
-}
 
 
 @pytest.fixture(scope="module")
 def tool(
     platform: PlatformServer, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    async def slow_vllm(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/v1/models":
-            return httpx.Response(200, json={"data": [{"id": "fake-model"}]})
-        await asyncio.sleep(1.5)  # past the 1 s interactive budget
-        return chat(json.dumps(REPLY))
-
-    client = VLLMClient(
-        LLMSettings(base_url="http://vllm.test", model="fake-model", timeout_s=10, max_retries=0),
-        transport=httpx.MockTransport(slow_vllm),
-    )
+    slow_vllm = FakeVLLM(lambda body: json.dumps(Q1_REPLY), 1.5)  # past the 1 s interactive budget
+    client = fake_client(slow_vllm, timeout_s=10, max_retries=0)
     settings = tool_settings(
         platform,
         tmp_path_factory.mktemp("lti-release"),

@@ -17,6 +17,7 @@ from app.lti.state import tool_key
 from app.lti.store import Hold, LtiStore, Platform, Session
 from tests import conftest
 from tests.batch_fixtures import database_urls, pg_available, pg_schema_url
+from tests.lti_tool import platform_record
 
 pytestmark = [pytest.mark.integration, pytest.mark.scale]
 ISS = "https://lms.example"
@@ -34,14 +35,7 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Lti
 
 
 def platform(client_id: str = "c1") -> Platform:
-    return Platform(
-        issuer=ISS,
-        client_id=client_id,
-        auth_login_url=ISS + "/auth",
-        auth_token_url=ISS + "/token",
-        jwks_url=ISS + "/jwks",
-        deployment_ids=["d1"],
-    )
+    return platform_record(ISS, client_id)
 
 
 def test_platforms_upsert_and_lookup(stores: tuple[LtiStore, LtiStore]) -> None:

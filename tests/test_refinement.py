@@ -6,7 +6,6 @@ transport (the same runs against a real vLLM in tests/test_vllm_refinement.py).
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -23,18 +22,6 @@ from tests.llm_stub import FakeVLLM
 pytestmark = pytest.mark.integration
 
 
-def slow(fake: FakeVLLM, seconds: float) -> FakeVLLM:
-    original = fake.handle
-
-    async def delayed(request: httpx.Request) -> httpx.Response:
-        if request.url.path != "/v1/models":
-            await asyncio.sleep(seconds)
-        return await original(request)
-
-    fake.handle = delayed  # type: ignore[method-assign]
-    return fake
-
-
 def refined(http: httpx.Client, grade_id: str, timeout: float = 20) -> dict[str, Any]:
     """Long-poll until the grade's refinement settles."""
     deadline = time.monotonic() + timeout
@@ -49,7 +36,7 @@ def refined(http: httpx.Client, grade_id: str, timeout: float = 20) -> dict[str,
 
 
 def test_skipped_llm_refines_in_the_background(serve: Callable[..., LiveServer]) -> None:
-    fake = slow(FakeVLLM(lambda body: verdicts(GOOD, "met", "SFT teaches when to apply it")), 3.0)
+    fake = FakeVLLM(lambda body: verdicts(GOOD, "met", "SFT teaches when to apply it"), 3.0)
     with serve(fake, timeout_s=10).client() as http:
         start = time.monotonic()
         first = grade(http, GOOD).json()
@@ -141,7 +128,7 @@ def test_batch_rows_graded_at_once_then_refined(serve: Callable[..., LiveServer]
     """Phase one grades every row without waiting for the LLM; phase two refines them; the
     results show each row's current grade (refined, or the teacher's), and erasing a
     student clears their rows."""
-    fake = slow(FakeVLLM(lambda body: verdicts(GOOD, "met", "SFT teaches when to apply it")), 1.2)
+    fake = FakeVLLM(lambda body: verdicts(GOOD, "met", "SFT teaches when to apply it"), 1.2)
     answers = [GOOD, "SFT teaches when to apply knowledge the model already has.", GOOD]
     lines = ["row_id,student_id,lesson_id,question_id,answer"] + [
         f'r{i},s{i},{LESSON.id},sc-2,"{a}"' for i, a in enumerate(answers)

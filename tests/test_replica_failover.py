@@ -18,7 +18,7 @@ from models.embedder import Embedder
 from models.llm_errors import LLMRejected, LLMTimeout
 from models.llm_replicas import ReplicatedLLM
 from tests.conftest import LiveServer, make_settings
-from tests.llm_stub import Fleet, ask
+from tests.vllm_fixtures import Fleet, ask
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ from models.llm_settings import LLMSettings
 from models.replica_routing import Replica, ReplicaRouter
 from models.vllm_client import VLLMClient
 from rubrics import load_lessons
-from tests.llm_stub import Fleet, ask, reply_for
+from tests.llm_stub import reply_for
+from tests.vllm_fixtures import Fleet, ask
 
 
 @pytest.fixture

@@ -117,42 +117,13 @@ def test_widget_shows_the_refined_grade_when_it_arrives(
 ) -> None:
     """The LLM is slower than the budget: the student sees the embedding grade at once, then
     the LLM's revision replaces it, announced, without the focus moving."""
-    import asyncio
     import json
 
-    import httpx
+    from tests.batch_fixtures import Q1_REPLY
+    from tests.llm_stub import FakeVLLM, fake_client
 
-    from models.llm_settings import LLMSettings
-    from models.vllm_client import VLLMClient
-    from tests.llm_stub import chat
-
-    reply = {
-        "key_points": {
-            "needs-light-co2-water": {
-                "verdict": "met",
-                "evidence": "sunlight, carbon dioxide and water",
-                "reason": "names all three",
-            },
-            "makes-glucose-oxygen": {
-                "verdict": "partial",
-                "evidence": "they give off oxygen",
-                "reason": "oxygen only",
-            },
-        },
-        "misconceptions": {"plants-breathe-in-oxygen": {"present": False, "evidence": ""}},
-        "feedback": "Name the sugar too.",
-    }
-
-    async def slow_vllm(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/v1/models":
-            return httpx.Response(200, json={"data": [{"id": "fake-model"}]})
-        await asyncio.sleep(1.5)  # past the 1 s interactive budget
-        return chat(json.dumps(reply))
-
-    client = VLLMClient(
-        LLMSettings(base_url="http://vllm.test", model="fake-model", timeout_s=10, max_retries=0),
-        transport=httpx.MockTransport(slow_vllm),
-    )
+    slow_vllm = FakeVLLM(lambda body: json.dumps(Q1_REPLY), 1.5)  # past the 1 s interactive budget
+    client = fake_client(slow_vllm, timeout_s=10, max_retries=0)
     site, root = page_site
     settings = conftest.make_settings(
         tmp_path_factory.mktemp("refine"), cors_origins=site, llm_health_interval_s=0.2

@@ -5,12 +5,17 @@
 ``RUBRICATE_LLM_API_KEY``).  Otherwise it starts the vLLM that ``scripts/prepare_vllm.sh``
 prepared under ``.vllm/`` on a free port, and stops it when the session ends.  A missing
 ``.vllm/`` is a failure, not a skip: ``make test`` prepares it.
+
+:class:`Fleet` fakes several vLLM replicas at httpx's transport, for ReplicatedLLM.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +23,12 @@ from typing import Any
 import httpx
 import pytest
 
+from models.llm_replicas import ReplicatedLLM
 from models.llm_settings import LLMSettings
+from models.replica_routing import hrw_order
+from models.vllm_client import VLLMClient
 from models.vllm_server import ManagedVLLM, VLLMServerError
+from tests.llm_stub import MESSAGES, SCHEMA, completion
 
 VLLM_READY_TIMEOUT_S = float(os.environ.get("RUBRICATE_VLLM_READY_TIMEOUT", "300"))
 
@@ -92,3 +101,61 @@ def vllm_server() -> Iterator[VLLMEndpoint]:
         )
     finally:
         server.stop()
+
+
+class Fleet:
+    """``n`` fake replicas ``http://r<i>.test``; ``calls`` lists (host, X-Session-ID) served,
+    each reply ``{"host": <the replica's host>}``."""
+
+    def __init__(self, n: int) -> None:
+        self.urls = [f"http://r{i}.test" for i in range(n)]
+        self.dead: set[str] = set()
+        self.status: dict[str, int] = {}
+        self.hang: set[str] = set()
+        self.calls: list[tuple[str, str | None]] = []
+        self.attempts: Counter[str] = Counter()
+
+    def host(self, url: str) -> str:
+        return httpx.URL(url).host
+
+    def primary(self, key: str, rank: int = 0) -> str:
+        """The host at ``rank`` in ``key``'s HRW order."""
+        return self.host(self.urls[hrw_order(key, self.urls)[rank]])
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        if host in self.dead:
+            raise httpx.ConnectError("connection refused", request=request)
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"data": [{"id": "m"}]})
+        self.attempts[host] += 1
+        if host in self.hang:
+            await asyncio.sleep(3600)
+        if host in self.status:
+            return httpx.Response(self.status[host], json={"message": "no"})
+        self.calls.append((host, request.headers.get("X-Session-ID")))
+        return completion(json.dumps({"host": host}))
+
+    def client(self, *, shards: int = 1, urls: list[str] | None = None, **kw: Any) -> ReplicatedLLM:
+        settings = LLMSettings(
+            base_url="http://unused.test",
+            model="m",
+            timeout_s=kw.pop("timeout_s", 2.0),
+            backoff_base_s=0.01,
+            max_retries=1,
+            route_header=kw.pop("route_header", None),
+        )
+        transport = httpx.MockTransport(self.handle)
+        return ReplicatedLLM(
+            settings,
+            urls or self.urls,
+            lambda s: VLLMClient(s, transport=transport),
+            shards=shards,
+            **kw,
+        )
+
+
+async def ask(llm: ReplicatedLLM, key: str | None) -> str:
+    """The host of the replica that answered a call routed by ``key``."""
+    reply = await llm.complete_json(MESSAGES, SCHEMA, name="v", max_tokens=8, route_key=key)
+    return str(reply["host"])

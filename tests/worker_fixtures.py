@@ -88,24 +88,31 @@ def class_file(n: int, seed: int, bad: int = 0) -> list[dict[str, str]]:
     return out
 
 
+RUBRICATE = [sys.executable, "-c", "from app.cli import main; main()"]
+
+
+def rubricate_env(tmp: Path, url: str, **over: str) -> dict[str, str]:
+    """The environment of a ``rubricate`` process: the test lessons, the database ``url``, its
+    cache under ``tmp``, the LLM off (``over`` adds or replaces variables)."""
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "RUBRICATE_LLM_ENABLED": "false",
+        "RUBRICATE_CACHE_DIR": str(tmp / "cache"),
+        "RUBRICATE_LESSON_DIRS": json.dumps([str(DATA / "lessons")]),
+        "RUBRICATE_DATABASE_URL": url,
+        **over,
+    }
+
+
 def start_worker(
     tmp: Path, url: str, name: str, **env_over: str
 ) -> tuple[subprocess.Popen[bytes], Path]:
     """``rubricate worker`` on ``url`` (no LLM unless ``env_over`` sets RUBRICATE_ ones)."""
     log = tmp / f"{name}.log"
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "MALLOC_ARENA_MAX": "2",
-        "RUBRICATE_LLM_ENABLED": "false",
-        "RUBRICATE_CACHE_DIR": str(tmp / "cache"),
-        "RUBRICATE_LESSON_DIRS": json.dumps([str(DATA / "lessons")]),
-        "RUBRICATE_DATABASE_URL": url,
-        "RUBRICATE_BATCH_ENGINE": "procrastinate",
-        "RUBRICATE_EMBED_THREADS": "1",
-        **env_over,
-    }
-    command = [sys.executable, "-c", "from app.cli import main; main()", "worker"]
+    engine = {"RUBRICATE_BATCH_ENGINE": "procrastinate", "RUBRICATE_EMBED_THREADS": "1"}
+    env = rubricate_env(tmp, url, **{"MALLOC_ARENA_MAX": "2", **engine, **env_over})
+    command = [*RUBRICATE, "worker"]
     options = ["--concurrency", "2", "--heartbeat", "1", "--stalled-after", "8", "--name", name]
     proc = subprocess.Popen(
         [*command, *options], cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
