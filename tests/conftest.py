@@ -200,12 +200,15 @@ def grade(http: httpx.Client, answer: str, **extra: Any) -> httpx.Response:
 def serve(
     embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[FakeVLLM], LiveServer]]:
-    """Starts the app with the LLM a ``FakeVLLM`` (``timeout_s`` its timeout), once ready."""
+    """Starts the app with the LLM a ``FakeVLLM`` (``timeout_s`` its timeout, ``overrides`` other
+    settings), once ready."""
     servers: list[LiveServer] = []
 
-    def start(fake: FakeVLLM, timeout_s: float = 3.0) -> LiveServer:
+    def start(fake: FakeVLLM, timeout_s: float = 3.0, **overrides: Any) -> LiveServer:
         client = fake_client(fake, timeout_s=timeout_s, max_retries=1, backoff_base_s=0.05)
-        settings = make_settings(tmp_path_factory.mktemp("llm"), llm_health_interval_s=0.2)
+        settings = make_settings(
+            tmp_path_factory.mktemp("llm"), llm_health_interval_s=0.2, **overrides
+        )
         server = LiveServer(settings, Backends(embedder=embedder, llm=client, llm_model="fake"))
         servers.append(server.__enter__())
         with server.client() as http:

@@ -57,7 +57,8 @@ def test_wrong_ids_mean_llm_failed(serve: Callable[[FakeVLLM], LiveServer]) -> N
 
 def test_invalid_json_retried_once_then_embeddings(serve: Callable[[FakeVLLM], LiveServer]) -> None:
     fake = FakeVLLM(lambda body: "{not json")
-    with serve(fake).client() as http:
+    # Only the interactive call and its one retry: no background LLM pass to add calls.
+    with serve(fake, refine_in_background=False).client() as http:
         result = grade(http, GOOD).json()
         assert len(fake.calls) == 2
         assert result["graders"]["llm"]["state"] == "unavailable"
