@@ -49,7 +49,9 @@ def server_process(
     port = free_port()
     # One loopback client sends every request here: per-address rate limits would throttle it.
     quiet = {"RUBRICATE_LLM_ENABLED": "false", "RUBRICATE_RATE_LIMIT_PER_MINUTE": "0"}
-    full_env = {**os.environ, **quiet, **(env or {})}
+    # Its own database: runs of different commits never share (or upgrade) one.
+    database = f"sqlite:///{tempfile.mkdtemp(prefix='rubricate-bench-')}/rubricate.db"
+    full_env = {**os.environ, **quiet, "RUBRICATE_DATABASE_URL": database, **(env or {})}
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
