@@ -53,7 +53,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.llm_stub import reply_for
+from tests.llm_stub import reply_for, served_model_routes
 
 CHARS_PER_TOKEN = 4
 MODEL = "stub-7b"
@@ -197,13 +197,6 @@ def make_app(replicas: dict[int, Replica], model: str = MODEL) -> Starlette:
         server = request.scope.get("server") or ("", 0)
         return replicas.get(int(server[1] or 0)) or next(iter(replicas.values()))
 
-    async def health(_: Request) -> JSONResponse:
-        return JSONResponse({})
-
-    async def models(_: Request) -> JSONResponse:
-        data = [{"id": model, "object": "model", "root": model, "max_model_len": 8192}]
-        return JSONResponse({"object": "list", "data": data})
-
     async def chat(request: Request) -> JSONResponse:
         body = await request.json()
         prefix, rest = split_prompt(body.get("messages", []))
@@ -237,8 +230,7 @@ def make_app(replicas: dict[int, Replica], model: str = MODEL) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/health", health),
-            Route("/v1/models", models),
+            *served_model_routes(model, max_model_len=8192),
             Route("/v1/chat/completions", chat, methods=["POST"]),
             Route("/stats", stats),
             Route("/reset", reset, methods=["POST"]),

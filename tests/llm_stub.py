@@ -52,15 +52,21 @@ def reply_for(schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def make_app(model: str, delay_s: float) -> Starlette:
-    calls: Counter[str] = Counter()
+def served_model_routes(model: str, max_model_len: int) -> list[Route]:
+    """What a vLLM server answers besides chat: ``/health`` and ``/v1/models``."""
 
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({})
 
     async def models(_: Request) -> JSONResponse:
-        data = [{"id": model, "object": "model", "root": model, "max_model_len": 2048}]
+        data = [{"id": model, "object": "model", "root": model, "max_model_len": max_model_len}]
         return JSONResponse({"object": "list", "data": data})
+
+    return [Route("/health", health), Route("/v1/models", models)]
+
+
+def make_app(model: str, delay_s: float) -> Starlette:
+    calls: Counter[str] = Counter()
 
     async def chat(request: Request) -> JSONResponse:
         body = await request.json()
@@ -83,8 +89,7 @@ def make_app(model: str, delay_s: float) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/health", health),
-            Route("/v1/models", models),
+            *served_model_routes(model, max_model_len=2048),
             Route("/v1/chat/completions", chat, methods=["POST"]),
             Route("/stats", stats),
         ]
