@@ -1,8 +1,7 @@
 """The migrations, on SQLite and the real PostgreSQL: a database the last release made
 (tests/data/last_release_schema.sql: its create_all schema; last_release_rows.json: rows
-written by its stores)
-upgrades through ``rubricate db upgrade`` with nothing lost; a fresh one is exactly the
-metadata; start-up refuses an older database unless told to upgrade it."""
+written by its stores) upgrades through ``rubricate db upgrade`` with nothing lost; a fresh
+one is exactly the metadata; start-up refuses an older database unless told to upgrade it."""
 
 from __future__ import annotations
 
