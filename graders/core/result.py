@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -25,13 +25,20 @@ class Label(StrEnum):
 CREDIT = {Status.MET: 1.0, Status.PARTIAL: 0.5, Status.MISSING: 0.0}
 
 
+T = TypeVar("T")
+
+
+def tier(value: float, upper: float, lower: float, levels: tuple[T, T, T]) -> T:
+    """``levels[0]`` at or above ``upper``, ``levels[1]`` at or above ``lower``, else the last."""
+    if value >= upper:
+        return levels[0]
+    return levels[1] if value >= lower else levels[2]
+
+
 def label_of(percent: float, config: GradingConfig) -> Label:
     """The label of a share of full marks, under the configured cuts."""
-    if percent >= config.correct_at:
-        return Label.CORRECT
-    if percent >= config.partially_correct_at:
-        return Label.PARTIALLY_CORRECT
-    return Label.INCORRECT
+    labels = (Label.CORRECT, Label.PARTIALLY_CORRECT, Label.INCORRECT)
+    return tier(percent, config.correct_at, config.partially_correct_at, labels)
 
 
 class Evidence(BaseModel):

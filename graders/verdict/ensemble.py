@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graders.core.config import GradingConfig
-from graders.core.result import CREDIT, Evidence, GraderVerdict, Status
+from graders.core.result import CREDIT, Evidence, GraderVerdict, Status, tier
 from graders.language.segments import Segment
 
 
@@ -28,11 +28,8 @@ class Combined:
 
 
 def embedding_status(similarity: float, config: GradingConfig) -> Status:
-    if similarity >= config.met_threshold:
-        return Status.MET
-    if similarity >= config.partial_threshold:
-        return Status.PARTIAL
-    return Status.MISSING
+    statuses = (Status.MET, Status.PARTIAL, Status.MISSING)
+    return tier(similarity, config.met_threshold, config.partial_threshold, statuses)
 
 
 def margin_confidence(value: float, thresholds: tuple[float, ...], spread: float = 0.15) -> float:
