@@ -49,39 +49,41 @@ def server_process(
     port = free_port()
     # One loopback client sends every request here: per-address rate limits would throttle it.
     quiet = {"RUBRICATE_LLM_ENABLED": "false", "RUBRICATE_RATE_LIMIT_PER_MINUTE": "0"}
-    # Its own database: runs of different commits never share (or upgrade) one.
-    database = f"sqlite:///{tempfile.mkdtemp(prefix='rubricate-bench-')}/rubricate.db"
-    full_env = {**os.environ, **quiet, "RUBRICATE_DATABASE_URL": database, **(env or {})}
-    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        cwd=root,
-        env={**full_env, "PYTHONPATH": str(root)},
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                tail = log.read().decode(errors="replace")[-2000:]
-                raise RuntimeError(f"rubricate did not become ready:\n{tail}")
-            time.sleep(0.25)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
+    # Its own database (gone afterwards): runs of different commits never share or upgrade one.
+    with (
+        tempfile.TemporaryDirectory(prefix="rubricate-bench-") as folder,
+        tempfile.TemporaryFile() as log,
+    ):
+        database = f"sqlite:///{folder}/rubricate.db"
+        full_env = {**os.environ, **quiet, "RUBRICATE_DATABASE_URL": database, **(env or {})}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+            cwd=root,
+            env={**full_env, "PYTHONPATH": str(root)},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        url = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    tail = log.read().decode(errors="replace")[-2000:]
+                    raise RuntimeError(f"rubricate did not become ready:\n{tail}")
+                time.sleep(0.25)
+            yield url, proc.pid
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def wait_llm_ready(url: str, seconds: float) -> bool:
