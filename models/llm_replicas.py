@@ -20,10 +20,9 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from models.llm_errors import LLMError, LLMRejected, LLMTimeout, LLMUnavailable
-from models.llm_protocol import ClosesOnExit, JSONObject, LLMBackend, Messages
+from models.llm_protocol import ClosesOnExit, JSONObject, JsonRequest, LLMBackend
 from models.llm_settings import LLMSettings
 from models.replica_routing import Replica, ReplicaRouter
 
@@ -73,41 +72,26 @@ class ReplicatedLLM(ClosesOnExit):
 
     # -- the one call graders make
 
-    async def complete_json(
-        self,
-        messages: Messages,
-        schema: dict[str, Any],
-        *,
-        name: str,
-        max_tokens: int,
-        route_key: str | None = None,
-    ) -> JSONObject:
-        shard = self.router.next_shard(route_key)
-        sent_key = None if route_key is None else f"{route_key}#{shard}"
+    async def complete_json(self, request: JsonRequest) -> JSONObject:
+        shard = self.router.next_shard(request.route_key)
         timeout_s = self.settings.timeout_s
         current: list[Replica[LLMBackend]] = []
         try:
             async with asyncio.timeout(timeout_s):
-                return await self._failover(
-                    route_key, shard, current, messages, schema, name, max_tokens, sent_key
-                )
+                return await self._failover(request, shard, current)
         except TimeoutError as exc:
             if current:
                 self.router.failed(current[-1], f"no reply within {timeout_s:g}s")
-            raise LLMTimeout(f"LLM call {name!r} exceeded {timeout_s:g}s") from exc
+            raise LLMTimeout(f"LLM call {request.name!r} exceeded {timeout_s:g}s") from exc
 
     async def _failover(
-        self,
-        route_key: str | None,
-        shard: int,
-        current: list[Replica[LLMBackend]],
-        messages: Messages,
-        schema: dict[str, Any],
-        name: str,
-        max_tokens: int,
-        sent_key: str | None,
+        self, request: JsonRequest, shard: int, current: list[Replica[LLMBackend]]
     ) -> JSONObject:
-        """Try the replicas in the key's order, ``max_retries + 1`` rounds with back-off."""
+        """Try the replicas in the key's order, ``max_retries + 1`` rounds with back-off.
+
+        Each replica is sent the request under the key ``route_key#shard``."""
+        route_key = request.route_key
+        sent = request.routed(None if route_key is None else f"{route_key}#{shard}")
         error: LLMError | None = None
         for attempt in range(self.settings.max_retries + 1):
             if attempt:
@@ -117,9 +101,7 @@ class ReplicatedLLM(ClosesOnExit):
                 replica.requests += 1
                 replica.in_flight += 1
                 try:
-                    return await replica.client.complete_json(
-                        messages, schema, name=name, max_tokens=max_tokens, route_key=sent_key
-                    )
+                    return await replica.client.complete_json(sent)
                 except LLMRejected:
                     raise
                 except (LLMUnavailable, LLMTimeout) as exc:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from models.llm_errors import LLMBadResponse, LLMError, LLMRejected, LLMTimeout, LLMUnavailable
-from models.llm_protocol import ClosesOnExit, JSONObject, Messages
+from models.llm_protocol import ClosesOnExit, JSONObject, JsonRequest
 from models.llm_replies import error_detail, parse_json_object, retry_after_s
 from models.llm_settings import LLMSettings
 
@@ -90,23 +90,16 @@ class VLLMClient(ClosesOnExit):
 
     # -- the one call graders make
 
-    async def complete_json(
-        self,
-        messages: Messages,
-        schema: dict[str, Any],
-        *,
-        name: str,
-        max_tokens: int,
-        route_key: str | None = None,
-    ) -> JSONObject:
+    async def complete_json(self, request: JsonRequest) -> JSONObject:
+        name = request.name
         body: dict[str, Any] = {
             "model": self.settings.model,
-            "messages": messages,
+            "messages": request.messages,
             "temperature": self.settings.temperature,
-            "max_tokens": max_tokens,
+            "max_tokens": request.max_tokens,
             "response_format": {
                 "type": "json_schema",
-                "json_schema": {"name": name, "schema": schema, "strict": True},
+                "json_schema": {"name": name, "schema": request.schema, "strict": True},
             },
         }
         if self.settings.seed is not None:
@@ -116,7 +109,7 @@ class VLLMClient(ClosesOnExit):
         deadline = time.monotonic() + timeout_s
         try:
             async with asyncio.timeout(timeout_s):
-                content = await self._post_with_retries(body, deadline, route_key)
+                content = await self._post_with_retries(body, deadline, request.route_key)
         except TimeoutError as exc:
             self.stats.timeouts += 1
             raise LLMTimeout(f"LLM call {name!r} exceeded {timeout_s:g}s") from exc

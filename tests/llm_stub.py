@@ -240,7 +240,9 @@ def make_client(handler: Handler, **overrides: Any) -> VLLMClient:
 
 
 async def call(client: VLLMClient) -> dict[str, Any]:
-    return await client.complete_json(MESSAGES, SCHEMA, name="verdict", max_tokens=32)
+    from models.llm_protocol import JsonRequest
+
+    return await client.complete_json(JsonRequest(MESSAGES, SCHEMA, name="verdict", max_tokens=32))
 
 
 async def call_fails(

@@ -33,6 +33,7 @@ from graders.evaluation.metrics import (
 )
 from graders.language.rubric_from_reference import adhoc_lesson, llm_key_points, split_reference
 from models.llm_errors import LLMError
+from models.llm_protocol import JsonRequest
 from tests.conftest import dataset_dir
 
 REFERENCE = """Possible differences:
@@ -76,9 +77,7 @@ class _FakeClient:
     def __init__(self, reply: dict[str, Any] | None) -> None:
         self.reply = reply
 
-    async def complete_json(
-        self, messages: Any, schema: dict[str, Any], *, name: str, max_tokens: int
-    ) -> dict[str, Any]:
+    async def complete_json(self, request: JsonRequest) -> dict[str, Any]:
         if self.reply is None:
             raise LLMError("down")
         return self.reply

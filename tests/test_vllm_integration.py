@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from models.llm_errors import LLMUnavailable
+from models.llm_protocol import JsonRequest
 from models.llm_settings import LLMSettings
 from models.vllm_client import VLLMClient
 from models.vllm_server import ManagedVLLM, default_vllm_home
@@ -31,8 +32,9 @@ SCHEMA: dict[str, Any] = {
 MAX_TOKENS = 128
 
 
-def messages(answer: str) -> list[dict[str, str]]:
-    return [
+def request(answer: str, *, name: str = "v") -> JsonRequest:
+    """A call that grades ``answer`` against one key point, in ``SCHEMA``."""
+    messages = [
         {
             "role": "system",
             "content": "You grade a student's answer against one key point. Reply in JSON.",
@@ -40,6 +42,7 @@ def messages(answer: str) -> list[dict[str, str]]:
         {"role": "user", "content": "Key point: photosynthesis makes glucose from light."},
         {"role": "user", "content": f"Answer:\n<<<\n{answer}\n>>>"},
     ]
+    return JsonRequest(messages, SCHEMA, name=name, max_tokens=MAX_TOKENS)
 
 
 def check(result: dict[str, Any]) -> None:
@@ -66,10 +69,7 @@ async def test_structured_output_follows_schema(vllm_server: VLLMEndpoint) -> No
     async with VLLMClient(vllm_server.settings()) as llm:
         start = time.monotonic()
         result = await llm.complete_json(
-            messages("Plants use sunlight to make sugar."),
-            SCHEMA,
-            name="verdict",
-            max_tokens=MAX_TOKENS,
+            request("Plants use sunlight to make sugar.", name="verdict")
         )
         elapsed = time.monotonic() - start
     check(result)
@@ -82,10 +82,7 @@ async def test_twenty_concurrent_calls_complete(vllm_server: VLLMEndpoint) -> No
         results = await asyncio.gather(
             *(
                 llm.complete_json(
-                    messages(f"Answer number {i}: leaves turn light into food."),
-                    SCHEMA,
-                    name="verdict",
-                    max_tokens=MAX_TOKENS,
+                    request(f"Answer number {i}: leaves turn light into food.", name="verdict")
                 )
                 for i in range(20)
             )
@@ -109,7 +106,7 @@ async def test_after_stop_not_ready_and_unavailable_fast() -> None:
     try:
         async with VLLMClient(settings) as llm:
             assert (await llm.ready())[0]
-            check(await llm.complete_json(messages("x"), SCHEMA, name="v", max_tokens=MAX_TOKENS))
+            check(await llm.complete_json(request("x")))
 
             await asyncio.to_thread(server.stop)
             assert not server.is_running
@@ -121,7 +118,7 @@ async def test_after_stop_not_ready_and_unavailable_fast() -> None:
             assert "unreachable" in why
             start = time.monotonic()
             with pytest.raises(LLMUnavailable):
-                await llm.complete_json(messages("x"), SCHEMA, name="v", max_tokens=MAX_TOKENS)
+                await llm.complete_json(request("x"))
             assert time.monotonic() - start < 3.0
     finally:
         await asyncio.to_thread(server.stop)

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from models.llm_protocol import JsonRequest
 from models.llm_replicas import ReplicatedLLM
 from models.llm_settings import LLMSettings
 from models.replica_routing import hrw_order
@@ -157,5 +158,5 @@ class Fleet:
 
 async def ask(llm: ReplicatedLLM, key: str | None) -> str:
     """The host of the replica that answered a call routed by ``key``."""
-    reply = await llm.complete_json(MESSAGES, SCHEMA, name="v", max_tokens=8, route_key=key)
+    reply = await llm.complete_json(JsonRequest(MESSAGES, SCHEMA, "v", 8, route_key=key))
     return str(reply["host"])

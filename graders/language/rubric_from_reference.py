@@ -18,7 +18,7 @@ from typing import Any
 from graders.language.reference_parsing import Block, blocks
 from graders.language.segments import segments
 from models.llm_errors import LLMError
-from models.llm_protocol import LLMClient
+from models.llm_protocol import JsonRequest, LLMClient
 from rubrics import KeyPoint, Lesson, LessonKeyPoint, Question, QuestionKind
 from rubrics.schema import MAX_ALTERNATIVES
 
@@ -217,7 +217,7 @@ async def llm_key_points(
     ]
     try:
         reply = await client.complete_json(
-            messages, _LLM_SCHEMA, name="key_points", max_tokens=max_tokens
+            JsonRequest(messages, _LLM_SCHEMA, name="key_points", max_tokens=max_tokens)
         )
     except LLMError as exc:
         log.info("LLM key point extraction failed, using the split: %s", exc)

@@ -23,7 +23,7 @@ from graders.scoring.embedding_findings import KeyPointPhrasings
 from graders.scoring.embedding_grader import AsyncEmbedder
 from graders.scoring.exemplar_vote import GradedAnswer
 from models.llm_errors import LLMBadResponse, LLMError
-from models.llm_protocol import LLMClient
+from models.llm_protocol import JsonRequest, LLMClient
 from rubrics import Lesson, Question
 
 MAX_EVIDENCE = 300
@@ -215,11 +215,13 @@ class LLMGrader:
             messages = [system, {"role": "user", "content": shown + fence(answer)[1]}]
             try:
                 reply = await self.client.complete_json(
-                    messages,
-                    schema,
-                    name="grade",
-                    max_tokens=budget,
-                    route_key=f"{lesson.id}/{question.id}",
+                    JsonRequest(
+                        messages,
+                        schema,
+                        name="grade",
+                        max_tokens=budget,
+                        route_key=f"{lesson.id}/{question.id}",
+                    )
                 )
                 break
             except LLMBadResponse as exc:
