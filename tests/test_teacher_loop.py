@@ -41,6 +41,7 @@ OTHERS = [
     "It makes glucose from carbon dioxide, water and light, and oxygen goes out.",
     "Chlorophyll is green.",
 ]
+TEXTS = [TAUGHT, PARAPHRASE, *OTHERS]
 
 
 @pytest.fixture()
@@ -56,12 +57,24 @@ async def service(tmp_path: Path, embedder: Embedder) -> AsyncIterator[GradingSe
         yield state.service
 
 
-def _question(service: GradingService) -> tuple[Lesson, Question]:
-    return service.find("demo-photosynthesis", "q1")
-
-
 async def _labels(service: GradingService, answers: list[str]) -> list[Label]:
     return [(await service.grade("demo-photosynthesis", "q1", a)).label for a in answers]
+
+
+async def _simulate(
+    service: GradingService,
+    answers: list[tuple[str, str, Gold]],
+    pick: Picker,
+    *,
+    learn: bool,
+    database: Path,
+    every: int = 1,
+) -> Curve:
+    """One teacher working through ``answers`` to demo-photosynthesis q1."""
+    lesson, question = service.find("demo-photosynthesis", "q1")
+    return await simulate(
+        service, lesson, question, answers, pick, learn=learn, every=every, database=database
+    )
 
 
 def in_order(*students: str) -> Picker:
@@ -81,8 +94,7 @@ def in_order(*students: str) -> Picker:
 async def test_a_review_teaches_the_paraphrase_at_the_regrade(
     service: GradingService, tmp_path: Path
 ) -> None:
-    lesson, question = _question(service)
-    ai = await _labels(service, [TAUGHT, PARAPHRASE, *OTHERS])
+    ai = await _labels(service, TEXTS)
     assert Label.CORRECT not in ai[:2]
     # The teacher says both formula answers are correct; every other AI label is right.
     answers = [("taught", TAUGHT, Gold(Label.CORRECT, 1.0))]
@@ -90,12 +102,8 @@ async def test_a_review_teaches_the_paraphrase_at_the_regrade(
     others = zip(OTHERS, ai[2:], strict=True)
     answers += [(f"s{i}", a, Gold(label, 0.5)) for i, (a, label) in enumerate(others)]
     pick = in_order("taught")
-    learned = await simulate(
-        service, lesson, question, answers, pick, learn=True, database=tmp_path / "a.db"
-    )
-    plain = await simulate(
-        service, lesson, question, answers, pick, learn=False, database=tmp_path / "b.db"
-    )
+    learned = await _simulate(service, answers, pick, learn=True, database=tmp_path / "a.db")
+    plain = await _simulate(service, answers, pick, learn=False, database=tmp_path / "b.db")
     total = len(answers)
     assert learned.points[0] == plain.points[0] == Point(0, total - 2, total - 2, total)
     # One review: the reviewed answer counts as right, and after the regrade the
@@ -112,26 +120,17 @@ async def test_a_review_teaches_the_paraphrase_at_the_regrade(
 async def test_no_learning_reaches_all_right_only_when_all_are_reviewed(
     service: GradingService, tmp_path: Path
 ) -> None:
-    lesson, question = _question(service)
-    texts = [TAUGHT, PARAPHRASE, *OTHERS]
-    ai = await _labels(service, texts)
+    ai = await _labels(service, TEXTS)
     # Every AI label is wrong: only reviewing makes a label right.
     wrong = {Label.CORRECT: Label.INCORRECT}
     answers = [
         (f"s{i}", a, Gold(wrong.get(label, Label.CORRECT), 0.0))
-        for i, (a, label) in enumerate(zip(texts, ai, strict=True))
+        for i, (a, label) in enumerate(zip(TEXTS, ai, strict=True))
     ]
-    curve = await simulate(
-        service,
-        lesson,
-        question,
-        answers,
-        random_picker(3),
-        learn=False,
-        every=1,
-        database=tmp_path / "c.db",
+    curve = await _simulate(
+        service, answers, random_picker(3), learn=False, every=1, database=tmp_path / "c.db"
     )
-    assert [p.reviewed for p in curve.points] == list(range(len(texts) + 1))
+    assert [p.reviewed for p in curve.points] == list(range(len(TEXTS) + 1))
     assert all(p.right == p.reviewed for p in curve.points)
     shares = class_curve([curve])
     assert all(b[1] >= a[1] for a, b in itertools.pairwise(shares))  # monotone
@@ -143,17 +142,13 @@ async def test_no_learning_reaches_all_right_only_when_all_are_reviewed(
 async def test_the_real_queue_reviews_every_answer_once(
     service: GradingService, tmp_path: Path
 ) -> None:
-    lesson, question = _question(service)
-    texts = [TAUGHT, PARAPHRASE, *OTHERS]
-    answers = [(f"s{i}", a, Gold(Label.PARTIALLY_CORRECT, 0.5)) for i, a in enumerate(texts)]
-    curve = await simulate(
-        service, lesson, question, answers, queue_picker, learn=True, database=tmp_path / "d.db"
-    )
+    answers = [(f"s{i}", a, Gold(Label.PARTIALLY_CORRECT, 0.5)) for i, a in enumerate(TEXTS)]
+    curve = await _simulate(service, answers, queue_picker, learn=True, database=tmp_path / "d.db")
     reviewed = [p.reviewed for p in curve.points]
-    assert reviewed == sorted(set(reviewed)) and reviewed[-1] == len(texts)
+    assert reviewed == sorted(set(reviewed)) and reviewed[-1] == len(TEXTS)
     assert 5 in reviewed  # a checkpoint is never stepped over
     assert all(p.right >= p.reviewed for p in curve.points)  # reviewed ones are right
-    assert curve.points[-1].right == len(texts)
+    assert curve.points[-1].right == len(TEXTS)
 
 
 def test_class_figures_from_curves() -> None:
