@@ -12,6 +12,7 @@ import contextlib
 import logging
 import random
 import time
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -89,24 +90,19 @@ class TokenClient:
         self._tokens.pop((platform.issuer, platform.client_id, scope), None)
 
 
+@dataclass(eq=False)
 class PassbackWorker:
-    def __init__(
-        self,
-        store: LtiStore,
-        tokens: TokenClient,
-        http: httpx.AsyncClient,
-        *,
-        retry_base_s: float,
-        retry_max_s: float,
-        interval_s: float,
-    ) -> None:
-        self.store = store
-        self.tokens = tokens
-        self.http = http
-        self.retry_base_s = retry_base_s
-        self.retry_max_s = retry_max_s
-        self.interval_s = interval_s
-        self.wake = asyncio.Event()
+    """Sends the queued scores that are due, every ``interval_s`` or when ``wake`` is set; a
+    failed one waits ``retry_base_s`` doubled per attempt (at most ``retry_max_s``)."""
+
+    store: LtiStore
+    tokens: TokenClient
+    http: httpx.AsyncClient
+    _: KW_ONLY
+    retry_base_s: float
+    retry_max_s: float
+    interval_s: float
+    wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
     async def deliver(self, item: Passback) -> None:
         platform = self.store.platform(item.issuer, item.client_id)
