@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 
 from graders.core.config import GradingConfig
-from graders.core.result import GradeResult, Status
+from graders.core.result import KeyPointResult, MisconceptionResult, Status
 from graders.language.segments import is_negated, segments
 from graders.language.words import FUNCTION_WORDS, stemmer
 from graders.scoring.embedding_grader import EmbeddingGrader
@@ -65,6 +67,17 @@ FEATURES: tuple[str, ...] = (
 Features = dict[str, float]
 
 
+class Coverage(Protocol):
+    """What the features read of a grade: its items' verdicts, misconceptions and coverage."""
+
+    @property
+    def key_points(self) -> Sequence[KeyPointResult]: ...
+    @property
+    def misconceptions(self) -> Sequence[MisconceptionResult]: ...
+    @property
+    def percent(self) -> float: ...
+
+
 def _words(text: str) -> int:
     return len(text.split())
 
@@ -100,9 +113,11 @@ async def extract(
     config: GradingConfig,
     question: Question,
     answer: str,
-    result: GradeResult,
+    result: Coverage,
 ) -> Features:
-    """The feature vector of one answer (a name -> value mapping, names in FEATURES)."""
+    """The feature vector of one answer (a name -> value mapping, names in FEATURES).
+
+    ``result``: what the graders found (graders.verdict's findings, or a GradeResult)."""
     values = dict.fromkeys(FEATURES, 0.0)
     sims = np.array(
         [

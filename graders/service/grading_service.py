@@ -249,18 +249,20 @@ class GradingService:
         draft.exemplar_set = self.exemplars.set_id(lesson.id, question.id)
         if not features and entry is None:
             return self.assembler.result(draft, student_id=student_id, empty=empty), None
-        # Features of the grade without calibration or reader (what the calibration was fit on).
-        bare = dataclasses.replace(draft, readings=None)
-        plain = self.assembler.result(bare, student_id=student_id, empty=empty)
+        # Features read what the graders found without the reader (what the calibration was
+        # fit on); with the reader on, its own findings stand in the result.
+        bare = draft if draft.readings is None else dataclasses.replace(draft, readings=None)
+        plain = self.assembler.findings(bare, empty=empty)
         values = await extract(self.embedding, self.config, question, answer, plain)
         if draft.readings is not None:
             values |= reader_features(draft.readings)
         score = None
         if entry is not None:
             score = await self._calibrated_score(draft, entry, values, vote, leave_out)
-        elif draft.readings is None:
-            return plain, values
-        result = self.assembler.result(draft, student_id=student_id, empty=empty, calibrated=score)
+        found = plain if bare is draft else None
+        result = self.assembler.result(
+            draft, student_id=student_id, empty=empty, findings=found, calibrated=score
+        )
         return result, values
 
     async def _calibrated_score(

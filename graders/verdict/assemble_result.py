@@ -19,6 +19,7 @@ from graders.core.result import (
     GraderStatus,
     GraderVerdict,
     KeyPointResult,
+    MisconceptionResult,
     Status,
     Versions,
     label_of,
@@ -48,6 +49,17 @@ class Draft:
     vote: Vote | None = None
     exemplar_set: str = "none"
     readings: Readings | None = None
+
+
+@dataclass
+class Findings:
+    """What the graders found in one answer before calibration (what its features read)."""
+
+    key_points: list[KeyPointResult]  # the rubric's items: key points, then choices
+    misconceptions: list[MisconceptionResult]
+    reasons: list[str]  # why it needs review, so far
+    score: float
+    percent: float  # coverage: the items' credit, with the exemplars' and reader's say
 
 
 @dataclass
@@ -150,15 +162,8 @@ class Assembler:
             for o in outcomes
         ]
 
-    def result(
-        self,
-        draft: Draft,
-        *,
-        student_id: str | None,
-        empty: bool,
-        calibrated: CalibratedScore | None = None,
-    ) -> GradeResult:
-        """The answer's GradeResult; ``calibrated``: the calibration's score and label."""
+    def findings(self, draft: Draft, *, empty: bool) -> Findings:
+        """What the graders found in the answer: its items, misconceptions and coverage."""
         misconceptions, reasons = (
             ([], [])
             if empty
@@ -185,16 +190,33 @@ class Assembler:
         if draft.readings is not None and not empty:
             percent = reader_verdicts.answer_percent(percent, draft.readings, self.config)
             score = round(percent * max_score, 3)
+        reasons = [f"graders disagree on {k}" for k in disagreements] + reasons
+        return Findings(items, misconceptions, reasons, score, percent)
+
+    def result(
+        self,
+        draft: Draft,
+        *,
+        student_id: str | None,
+        empty: bool,
+        findings: Findings | None = None,
+        calibrated: CalibratedScore | None = None,
+    ) -> GradeResult:
+        """The answer's GradeResult, assembled once; ``calibrated``: the calibration's score."""
+        found = findings or self.findings(draft, empty=empty)
+        items, misconceptions, reasons = found.key_points, found.misconceptions, found.reasons
+        score, percent = found.score, found.percent
         label = label_of(percent, self.config)
         if calibrated is not None:
             percent, label = calibrated.percent, calibrated.label
-            score = round(percent * max_score, 3)
+            score = round(percent * draft.question.max_score, 3)
         confidence = round(min(i.confidence for i in items), 3) if items else 1.0
-        reasons = [f"graders disagree on {k}" for k in disagreements] + reasons
+        reasons = list(reasons)
         if not empty and confidence < self.config.review_confidence:
             reasons.append(f"low confidence ({confidence:.2f})")
         if draft.llm is not None:
             reasons.extend(draft.llm.flags)
+        vote = draft.vote
         graders = {
             "embedding": GraderStatus(state="used", model=self.embedding_model),
             "llm": draft.llm_status,
@@ -214,7 +236,7 @@ class Assembler:
             question_id=draft.question.id,
             student_id=student_id,
             score=score,
-            max_score=max_score,
+            max_score=draft.question.max_score,
             percent=percent,
             label=label,
             confidence=confidence,
