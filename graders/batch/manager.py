@@ -9,6 +9,7 @@ in the transaction that stores the upload.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import tempfile
@@ -117,16 +118,8 @@ class BatchManager:
                 digest = answer_hash(lesson, question, answer)
             except RubricateError as exc:
                 error = str(exc)
-        return NewRow(
-            line=row.line,
-            row_id=row.row_id,
-            student_id=row.student_id,
-            lesson_id=row.lesson_id,
-            question_id=row.question_id,
-            answer=answer,
-            answer_hash=digest,
-            error=error,
-        )
+        checked = dataclasses.replace(row, answer=answer, error=error)
+        return NewRow(**vars(checked), answer_hash=digest)
 
     # -- status -----------------------------------------------------------------------
     async def info(self, batch_id: str) -> BatchInfo:

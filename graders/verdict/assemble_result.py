@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from graders.calibration.calibrated_grade import CalibratedScore
 from graders.core.config import GradingConfig
 from graders.core.result import (
+    Evidence,
     GradeResult,
     GraderStatus,
     GraderVerdict,
@@ -114,9 +115,6 @@ class Assembler:
                 status, credit, feedback = Status.MISSING, 0.0, against
             if combined.disagreement:
                 disagreements.append(k.id)
-            evidence = verdicts["embedding"].evidence if status is not Status.MISSING else None
-            if evidence is None and llm_verdict is not None and status is not Status.MISSING:
-                evidence = llm_verdict.evidence
             results.append(
                 KeyPointResult(
                     id=k.id,
@@ -126,7 +124,7 @@ class Assembler:
                     status=status,
                     credit=credit,
                     confidence=confidence,
-                    evidence=evidence,
+                    evidence=_evidence(verdicts, status),
                     feedback=feedback,
                     graders=verdicts,
                 )
@@ -193,6 +191,24 @@ class Assembler:
         reasons = [f"graders disagree on {k}" for k in disagreements] + reasons
         return Findings(items, misconceptions, reasons, score, percent)
 
+    def graders_used(self, draft: Draft) -> dict[str, GraderStatus]:
+        """Which graders had a say in the answer's grade, with their models."""
+        graders = {
+            "embedding": GraderStatus(state="used", model=self.embedding_model),
+            "llm": draft.llm_status,
+        }
+        if draft.question.choices:
+            graders["choice"] = GraderStatus(state="used")
+        if draft.readings is not None:
+            graders["reader"] = GraderStatus(state="used", model=self.reader_model)
+        if (vote := draft.vote) is not None:
+            graders["exemplars"] = GraderStatus(
+                state="used",
+                model=draft.exemplar_set,
+                reason=f"nearest similarity {vote.nearest:.2f}, weight {vote.strength:.2f}",
+            )
+        return graders
+
     def result(
         self,
         draft: Draft,
@@ -204,33 +220,18 @@ class Assembler:
     ) -> GradeResult:
         """The answer's GradeResult, assembled once; ``calibrated``: the calibration's score."""
         found = findings or self.findings(draft, empty=empty)
-        items, misconceptions, reasons = found.key_points, found.misconceptions, found.reasons
         score, percent = found.score, found.percent
         label = label_of(percent, self.config)
         if calibrated is not None:
             percent, label = calibrated.percent, calibrated.label
             score = round(percent * draft.question.max_score, 3)
+        items = found.key_points
         confidence = round(min(i.confidence for i in items), 3) if items else 1.0
-        reasons = list(reasons)
+        reasons = list(found.reasons)
         if not empty and confidence < self.config.review_confidence:
             reasons.append(f"low confidence ({confidence:.2f})")
         if draft.llm is not None:
             reasons.extend(draft.llm.flags)
-        vote = draft.vote
-        graders = {
-            "embedding": GraderStatus(state="used", model=self.embedding_model),
-            "llm": draft.llm_status,
-        }
-        if draft.question.choices:
-            graders["choice"] = GraderStatus(state="used")
-        if draft.readings is not None:
-            graders["reader"] = GraderStatus(state="used", model=self.reader_model)
-        if vote is not None:
-            graders["exemplars"] = GraderStatus(
-                state="used",
-                model=draft.exemplar_set,
-                reason=f"nearest similarity {vote.nearest:.2f}, weight {vote.strength:.2f}",
-            )
         return GradeResult(
             lesson_id=draft.lesson.id,
             question_id=draft.question.id,
@@ -242,10 +243,10 @@ class Assembler:
             confidence=confidence,
             needs_review=bool(reasons),
             review_reasons=reasons,
-            key_points=items,
-            misconceptions=misconceptions,
-            feedback=build_feedback(draft.lesson, items, misconceptions, label, empty=empty),
-            graders=graders,
+            key_points=found.key_points,
+            misconceptions=found.misconceptions,
+            feedback=build_feedback(draft.lesson, items, found.misconceptions, label, empty=empty),
+            graders=self.graders_used(draft),
             versions=Versions(
                 rubricate=self.version,
                 embedding_model=self.embedding_model,
@@ -256,3 +257,13 @@ class Assembler:
                 exemplar_set=draft.exemplar_set,
             ),
         )
+
+
+def _evidence(verdicts: dict[str, GraderVerdict], status: Status) -> Evidence | None:
+    """A met or partly met key point's evidence: the embedding grader's span, else the LLM's."""
+    if status is Status.MISSING:
+        return None
+    found = verdicts["embedding"].evidence
+    if found is None and "llm" in verdicts:
+        found = verdicts["llm"].evidence
+    return found
