@@ -32,7 +32,7 @@ SCHEMA: dict[str, Any] = {
 MAX_TOKENS = 128
 
 
-def request(answer: str, *, name: str = "v") -> JsonRequest:
+def grade_request(answer: str, *, name: str = "v") -> JsonRequest:
     """A call that grades ``answer`` against one key point, in ``SCHEMA``."""
     messages = [
         {
@@ -69,7 +69,7 @@ async def test_structured_output_follows_schema(vllm_server: VLLMEndpoint) -> No
     async with VLLMClient(vllm_server.settings()) as llm:
         start = time.monotonic()
         result = await llm.complete_json(
-            request("Plants use sunlight to make sugar.", name="verdict")
+            grade_request("Plants use sunlight to make sugar.", name="verdict")
         )
         elapsed = time.monotonic() - start
     check(result)
@@ -82,7 +82,9 @@ async def test_twenty_concurrent_calls_complete(vllm_server: VLLMEndpoint) -> No
         results = await asyncio.gather(
             *(
                 llm.complete_json(
-                    request(f"Answer number {i}: leaves turn light into food.", name="verdict")
+                    grade_request(
+                        f"Answer number {i}: leaves turn light into food.", name="verdict"
+                    )
                 )
                 for i in range(20)
             )
@@ -106,7 +108,7 @@ async def test_after_stop_not_ready_and_unavailable_fast() -> None:
     try:
         async with VLLMClient(settings) as llm:
             assert (await llm.ready())[0]
-            check(await llm.complete_json(request("x")))
+            check(await llm.complete_json(grade_request("x")))
 
             await asyncio.to_thread(server.stop)
             assert not server.is_running
@@ -118,7 +120,7 @@ async def test_after_stop_not_ready_and_unavailable_fast() -> None:
             assert "unreachable" in why
             start = time.monotonic()
             with pytest.raises(LLMUnavailable):
-                await llm.complete_json(request("x"))
+                await llm.complete_json(grade_request("x"))
             assert time.monotonic() - start < 3.0
     finally:
         await asyncio.to_thread(server.stop)
