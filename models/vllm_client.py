@@ -31,13 +31,19 @@ class LLMStats:
     """Counters since the client was made (cheap; read them for logs or metrics)."""
 
     requests: int = 0
+    """Calls to ``complete_json``."""
     successes: int = 0
+    """Calls that returned a JSON object."""
     retries: int = 0
+    """Attempts after a call's first (408, 429, 5xx, connection errors, attempt time-outs)."""
     timeouts: int = 0
+    """Calls that ran past ``timeout_s``, retries included."""
     failures: int = 0
+    """Calls that raised another LLMError."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
     in_flight: int = 0
+    """Requests at the server now (at most ``max_concurrency``)."""
     max_in_flight: int = 0
 
 

@@ -110,8 +110,8 @@ revisions = Table(
     ),
     Column("revision", Integer, primary_key=True),
     Column("graded_by", String(32), nullable=False),
-    Column("created_at", Float, nullable=False),
-    Column("result", Text, nullable=False),
+    *required(Float, "created_at"),
+    *required(Text, "result"),
 )
 
 audit = Table(
@@ -228,6 +228,6 @@ lti_keys = Table(
     "lti_keys",
     metadata,
     Column("name", Text, primary_key=True),
-    Column("pem", Text, nullable=False),
-    Column("created_at", Float, nullable=False),
+    *required(Text, "pem"),
+    *required(Float, "created_at"),
 )
