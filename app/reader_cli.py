@@ -53,6 +53,10 @@ def train_command(
         bool,
         typer.Option(help="Negated statements covered by negated paraphrases (a not both sides)."),
     ] = False,
+    reworded: Annotated[
+        bool,
+        typer.Option(help='Statements said the other way round cover them ("not lower" = higher).'),
+    ] = False,
     datasets: DatasetsOption = None,
 ) -> None:
     """Train the reader from the datasets' training folders and the lessons' rubrics."""
@@ -65,7 +69,14 @@ def train_command(
 
     if threads:
         torch.set_num_threads(threads)
-    recipe = Recipe(synthetic, off_topic, lessons, every_reference, negation_pairs=negation_pairs)
+    recipe = Recipe(
+        synthetic,
+        off_topic,
+        lessons,
+        every_reference,
+        negation_pairs=negation_pairs,
+        reworded=reworded,
+    )
     card = train_reader(
         output,
         load_all_lessons(Settings()).values(),

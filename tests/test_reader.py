@@ -13,8 +13,8 @@ import pytest
 
 from graders.core.config import GradingConfig
 from graders.core.result import Status
-from graders.evaluation.contradictions import contradict, negate, swap_antonym
-from graders.evaluation.reader_pairs import COVERS, lesson_pairs, negation_pairs
+from graders.evaluation.contradictions import contradict, negate, reword, swap_antonym
+from graders.evaluation.reader_pairs import COVERS, lesson_pairs, negation_pairs, reworded_pairs
 from graders.evaluation.semeval import datasets_dir
 from graders.scoring.reader_grader import PHRASINGS, ReaderGrader
 from graders.verdict.reader_verdicts import (
@@ -76,6 +76,22 @@ def test_negation_pairs_cover_a_statement_negated_on_both_sides() -> None:
     assert added and len(with_negation) == len(plain) + len(added)
     assert all(e.relation == COVERS for e in added)
     assert any(_negated(e.first) and _negated(e.second) for e in added)
+
+
+def test_reworded_says_the_same_the_other_way_round() -> None:
+    assert reword("the voltage is higher across R1") == "the voltage is not lower across R1"
+    assert reword("the switch is not open") == "the switch is closed"
+    # Only where "not" leaves no middle, and only the word right after the auxiliary verb.
+    assert reword("the base weights are frozen") is None
+    assert reword("LoRA adds small matrices") is None
+    assert reword("when the string is longer, the pitch is lower") == (
+        "when the string is longer, the pitch is not higher"
+    )
+    found = reworded_pairs("the current is larger", ["it is bigger in A", "A gets more"])
+    assert [(e.second, e.relation, e.source) for e in found] == [
+        ("the current is not smaller", COVERS, "reworded"),
+        ("it is not smaller in A", COVERS, "reworded"),
+    ]
 
 
 class _Tokenizer:

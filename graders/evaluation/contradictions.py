@@ -62,3 +62,32 @@ def contradict(text: str, rng: random.Random) -> str | None:
     if swapped and negated:
         return swapped if rng.random() < 0.4 else negated
     return swapped or negated
+
+
+# Words whose antonym is their negation after "is": "not higher" says "lower" (a comparison or
+# a two-valued property); not "add"/"remove" or "hot"/"cold", where "not" leaves a middle.
+TWO_SIDED = frozenset((
+    "higher", "lower", "larger", "smaller", "bigger", "faster", "slower", "more", "less", "open",
+    "closed", "same", "different", "positive", "negative", "inside", "outside", "correct",
+    "wrong", "true", "false", "better", "worse",
+))  # fmt: skip
+
+
+def reword(text: str) -> str | None:
+    """The same statement said the other way round: "is higher" -> "is not lower", and "is not
+    open" -> "is closed" (an auxiliary verb, then a two-sided word). A "not" that does not
+    contradict: it teaches the reader that a negation word alone is no contradiction. None
+    where the statement has no such place."""
+    words = list(WORD.finditer(text))
+    for i, match in enumerate(words[:-1]):
+        if match.group(0).lower() not in AUXILIARIES:
+            continue
+        nxt = words[i + 1]
+        negated = nxt.group(0).lower() == "not" and i + 2 < len(words)
+        target = words[i + 2] if negated else nxt
+        word = target.group(0).lower()
+        if word not in TWO_SIDED or word not in SWAP:
+            continue
+        said = ("" if negated else "not ") + SWAP[word]
+        return text[: nxt.start()] + said + text[target.end() :]
+    return None

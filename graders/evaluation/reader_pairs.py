@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders.evaluation.contradictions import contradict, negate
+from graders.evaluation.contradictions import contradict, negate, reword
 from graders.evaluation.datasets import read_saf
 from graders.evaluation.semeval import SemEvalSet, datasets_dir, training_sets
 from models.reader_training import Example
@@ -62,6 +62,7 @@ class Recipe:
     every_reference: bool = False  # Beetle: a pair per reference alternative, not BEST only
     lesson_repeats: int = 2
     negation_pairs: bool = False  # negated statements covered by negated paraphrases
+    reworded: bool = False  # statements said the other way round (antonym + "not") cover
 
 
 def negation_pairs(first: str, seconds: Iterable[str]) -> list[Example]:
@@ -75,6 +76,17 @@ def negation_pairs(first: str, seconds: Iterable[str]) -> list[Example]:
         flipped = negate(second)
         if flipped and flipped != second:
             found.append(Example(negated, flipped, relation=COVERS, source="negation"))
+    return found
+
+
+def reworded_pairs(first: str, seconds: Iterable[str]) -> list[Example]:
+    """Each of ``seconds`` (texts that cover ``first``) said the other way round still
+    covers it; ``first`` said the other way round covers ``first``."""
+    found = []
+    for second in [first, *seconds]:
+        said = reword(second)
+        if said:
+            found.append(Example(first, said, relation=COVERS, source="reworded"))
     return found
 
 
@@ -115,6 +127,12 @@ def semeval_pairs(
             for ref in q.references[:3] if recipe.negation_pairs else []:
                 covering = by_question.get(q.id, [])[:2] if ref.text == q.best else []
                 train.extend(negation_pairs(ref.text, covering))
+            if recipe.reworded:
+                train.extend(
+                    reworded_pairs(
+                        q.best, [r.text for r in q.references[1:3]] + by_question.get(q.id, [])
+                    )
+                )
             if recipe.off_topic:
                 train.extend(_off_topic(q.best, q.id, by_question, rng, 4, found.name))
     return train, dev
@@ -166,19 +184,21 @@ def saf_pairs(
 
 
 def lesson_pairs(
-    lessons: Iterable[Lesson], rng: random.Random, negation: bool = False
+    lessons: Iterable[Lesson], rng: random.Random, negation: bool = False, reworded: bool = False
 ) -> list[Example]:
     """Key points and misconceptions against phrasings and exemplars; exemplars graded.
     ``negation``: also each key point and misconception negated, covered by its negated
-    phrasings."""
+    phrasings. ``reworded``: each also covered by its phrasings said the other way round."""
     found: list[Example] = []
     for lesson in lessons:
         for question in lesson.questions:
             found.extend(_question_pairs(question, rng))
-            if negation:
-                points = [(k.text, k.phrasings) for k in question.key_points]
-                points += [(m.text, m.phrasings) for m in question.misconceptions]
-                for text, phrasings in points:
+            points = [(k.text, k.phrasings) for k in question.key_points]
+            points += [(m.text, m.phrasings) for m in question.misconceptions]
+            for text, phrasings in points:
+                if reworded:
+                    found.extend(reworded_pairs(text, phrasings))
+                if negation:
                     found.extend(negation_pairs(text, phrasings[:2]))
     return found
 
@@ -246,7 +266,9 @@ def build(
     root = root or datasets_dir()
     semeval, dev_semeval = semeval_pairs(training_sets(root), dev_share, rng, recipe)
     saf, dev_saf = saf_pairs(root / "saf" / "training", dev_share, rng, recipe.off_topic)
-    lesson = lesson_pairs(lessons, rng, recipe.negation_pairs) if recipe.lessons else []
+    lesson = (
+        lesson_pairs(lessons, rng, recipe.negation_pairs, recipe.reworded) if recipe.lessons else []
+    )
     train = semeval + saf + lesson * recipe.lesson_repeats
     rng.shuffle(train)
     return Split(train, dev_semeval, dev_saf)
