@@ -249,8 +249,7 @@ class GradingService:
         draft.exemplar_set = self.exemplars.set_id(lesson.id, question.id)
         if not features and entry is None:
             return self.assembler.result(draft, student_id=student_id, empty=empty), None
-        # Features read what the graders found without the reader (what the calibration was
-        # fit on); with the reader on, its own findings stand in the result.
+        # Features read the findings without the reader (what the calibration was fit on).
         bare = draft if draft.readings is None else dataclasses.replace(draft, readings=None)
         plain = self.assembler.findings(bare, empty=empty)
         values = await extract(self.embedding, self.config, question, answer, plain)
