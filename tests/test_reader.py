@@ -142,6 +142,18 @@ def test_concurrent_reads_share_forward_passes_and_keep_their_order() -> None:
     assert len(backend.calls) < 16  # batched: fewer calls than the answers' two reads
 
 
+def test_only_the_misconceptions_asked_about_are_read() -> None:
+    backend = CountingReader()
+    asked = SC1.misconceptions[0]
+    found = asyncio.run(ReaderGrader(backend).read(SC1, "an answer", misconceptions=[asked.id]))
+    assert list(found.misconceptions) == [asked.id]
+    assert set(found.key_points) == {k.id for k in SC1.key_points}
+    # Nothing is clearly covered (0.1): every point read gets its phrasings read too.
+    points = [*SC1.key_points, asked]
+    phrasings = sum(len([t for t in p.phrasings if t != p.text][:PHRASINGS]) for p in points)
+    assert sum(backend.calls) == len(points) + 1 + phrasings
+
+
 def test_contradiction_is_advice_until_the_reader_has_a_share() -> None:
     kp = SC1.key_points[0]
     advice, shared = GradingConfig(), GradingConfig(reader_key_point_weight=0.5)

@@ -7,6 +7,7 @@ its next call (models.batching.MicroBatcher, as for the embedder).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from graders.scoring.exemplar_vote import GradedAnswer
@@ -27,11 +28,11 @@ def answer_first(question: Question) -> str:
 
 @dataclass(frozen=True)
 class Readings:
-    """One answer, read: each key point's and misconception's relation, and the answer graded
-    against the question's reference answer."""
+    """One answer, read: each key point's and each asked misconception's relation, and the
+    answer graded against the question's reference answer."""
 
     key_points: dict[str, Reading]
-    misconceptions: dict[str, Reading]
+    misconceptions: dict[str, Reading]  # those the reader was asked about
     answer: Reading
 
 
@@ -45,15 +46,20 @@ class ReaderGrader:
             reader.read, MAX_PAIRS, name="reader-batcher"
         )
 
-    async def read(self, question: Question, answer: str) -> Readings:
-        """Each key point's and misconception's text, and the question with its reference,
-        read against the answer; then, for a point its text does not clearly cover, up to
-        PHRASINGS of its phrasings (a point is often stated in other words, or by halves).
-        The reading that covers most stands for the point."""
+    async def read(
+        self, question: Question, answer: str, *, misconceptions: Collection[str] | None = None
+    ) -> Readings:
+        """Each key point's text, each misconception's in ``misconceptions`` (ids; None: all),
+        and the question with its reference, read against the answer; then, for a point its
+        text does not clearly cover, up to PHRASINGS of its phrasings (a point is often stated
+        in other words, or by halves). The reading that covers most stands for the point."""
         points: list[tuple[str, KeyPoint | Misconception]] = [
             ("k:" + k.id, k) for k in question.key_points
         ]
-        points += [("m:" + m.id, m) for m in question.misconceptions]
+        read = [
+            m for m in question.misconceptions if misconceptions is None or m.id in misconceptions
+        ]
+        points += [("m:" + m.id, m) for m in read]
         firsts = [(owner, p.text) for owner, p in points]
         firsts.append(("answer", answer_first(question)))
         best = await self._best(firsts, answer, {})
@@ -66,7 +72,7 @@ class ReaderGrader:
         best = await self._best(unclear, answer, best)
         return Readings(
             key_points={k.id: best["k:" + k.id] for k in question.key_points},
-            misconceptions={m.id: best["m:" + m.id] for m in question.misconceptions},
+            misconceptions={m.id: best["m:" + m.id] for m in read},
             answer=best["answer"],
         )
 

@@ -5,11 +5,7 @@ from __future__ import annotations
 import dataclasses
 from importlib import metadata
 
-from graders.calibration.calibrated_grade import (
-    CalibratedScore,
-    calibrated_score,
-    reader_features,
-)
+from graders.calibration.calibrated_grade import CalibratedScore, calibrated_score, reader_features
 from graders.calibration.calibration_file import Calibration
 from graders.calibration.features import Features, extract
 from graders.calibration.prediction import CalibrationEntry
@@ -241,12 +237,13 @@ class GradingService:
         if require_llm and llm is None:
             raise LLMRequired(llm_status.reason or llm_status.state)
         draft = Draft(lesson, question, answer, matching, llm, llm_status)
-        if self.reader is not None and not empty and question.key_points:
-            draft.readings = await self.reader.read(question, answer)
         entry = self.calibrated if self._calibrates(lesson, question) else None
         # A calibrated question takes the exemplars' vote after calibration (below).
         draft.vote = vote if entry is None else None
         draft.exemplar_set = self.exemplars.set_id(lesson.id, question.id)
+        if self.reader is not None and not empty and question.key_points:
+            asked = self.assembler.to_confirm(draft)  # the only misconceptions it need read
+            draft.readings = await self.reader.read(question, answer, misconceptions=asked)
         if not features and entry is None:
             return self.assembler.result(draft, student_id=student_id, empty=empty), None
         # Features read the findings without the reader (what the calibration was fit on).

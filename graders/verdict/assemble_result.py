@@ -160,6 +160,12 @@ class Assembler:
             for o in outcomes
         ]
 
+    def to_confirm(self, draft: Draft) -> list[str]:
+        """The misconceptions the other graders assert: the only ones the reader is asked
+        about, as a misconception stands only where they find it (reader_verdicts.confirm)."""
+        found, _ = asserted(draft.question, draft.matching, draft.llm, draft.vote, self.config)
+        return [m.id for m in found]
+
     def findings(self, draft: Draft, *, empty: bool) -> Findings:
         """What the graders found in the answer: its items, misconceptions and coverage."""
         misconceptions, reasons = (
