@@ -86,7 +86,7 @@ def reword(text: str) -> str | None:
         negated = nxt.group(0).lower() == "not" and i + 2 < len(words)
         target = words[i + 2] if negated else nxt
         word = target.group(0).lower()
-        if word not in TWO_SIDED or word not in SWAP:
+        if word not in TWO_SIDED:
             continue
         said = ("" if negated else "not ") + SWAP[word]
         return text[: nxt.start()] + said + text[target.end() :]

@@ -255,7 +255,7 @@ class GradingService:
         score = None
         if entry is not None:
             score = await self._calibrated_score(draft, entry, values, vote, leave_out)
-        found = plain if bare is draft else None
+        found = plain if draft.readings is None else None  # else the reader's findings stand
         result = self.assembler.result(
             draft, student_id=student_id, empty=empty, findings=found, calibrated=score
         )

@@ -225,7 +225,7 @@ class Assembler:
         calibrated: CalibratedScore | None = None,
     ) -> GradeResult:
         """The answer's GradeResult, assembled once; ``calibrated``: the calibration's score."""
-        found = findings or self.findings(draft, empty=empty)
+        found = findings if findings is not None else self.findings(draft, empty=empty)
         score, percent = found.score, found.percent
         label = label_of(percent, self.config)
         if calibrated is not None:
@@ -249,7 +249,7 @@ class Assembler:
             confidence=confidence,
             needs_review=bool(reasons),
             review_reasons=reasons,
-            key_points=found.key_points,
+            key_points=items,
             misconceptions=found.misconceptions,
             feedback=build_feedback(draft.lesson, items, found.misconceptions, label, empty=empty),
             graders=self.graders_used(draft),
