@@ -44,6 +44,8 @@ import math
 import socket
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -85,27 +87,6 @@ class Profile:
         return cls(0.0, 0.0, 0.0, 0, slots, prefix_lru)
 
 
-@dataclass
-class Stats:
-    requests: int = 0
-    prompt_tokens: int = 0
-    cached_tokens: int = 0
-    output_tokens: int = 0
-    prefix_hits: int = 0
-    service_s: float = 0.0  # modelled seconds, summed over requests
-    queue_s: float = 0.0  # seconds requests waited for a slot, summed
-    running: int = 0
-    max_running: int = 0
-    waiting: int = 0
-    max_waiting: int = 0
-    prefixes: set[str] = field(default_factory=set)  # distinct prefixes seen
-
-    def report(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["prefixes"] = len(self.prefixes)
-        return out
-
-
 @dataclass(frozen=True)
 class Served:
     """What one request cost."""
@@ -115,6 +96,52 @@ class Served:
     output_tokens: int
     latency_s: float
     waited_s: float
+
+
+@dataclass
+class Peak:
+    """How many requests are in one state now, and the most there ever were."""
+
+    now: int = 0
+    most: int = 0
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """One more request in this state while the block runs."""
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            yield
+        finally:
+            self.now -= 1
+
+
+@dataclass
+class Stats:
+    """A replica's counters: what each request cost, how many ran and waited at once."""
+
+    served: list[Served] = field(default_factory=list)
+    running: Peak = field(default_factory=Peak)
+    waiting: Peak = field(default_factory=Peak)
+    prefixes: set[str] = field(default_factory=set)  # distinct prefixes seen
+
+    def report(self) -> dict[str, Any]:
+        """The totals ``GET /stats`` gives (seconds are modelled, summed over requests)."""
+        served = self.served
+        return {
+            "requests": len(served),
+            "prompt_tokens": sum(s.prompt_tokens for s in served),
+            "cached_tokens": sum(s.cached_tokens for s in served),
+            "output_tokens": sum(s.output_tokens for s in served),
+            "prefix_hits": sum(s.cached_tokens > 0 for s in served),
+            "service_s": sum(s.latency_s for s in served),
+            "queue_s": sum(s.waited_s for s in served),
+            "running": self.running.now,
+            "max_running": self.running.most,
+            "waiting": self.waiting.now,
+            "max_waiting": self.waiting.most,
+            "prefixes": len(self.prefixes),
+        }
 
 
 class Replica:
@@ -149,31 +176,20 @@ class Replica:
             profile.output_tokens if max_tokens is None else min(max_tokens, profile.output_tokens)
         )
         arrived = time.monotonic()
-        stats.waiting += 1
-        stats.max_waiting = max(stats.max_waiting, stats.waiting)
-        try:
+        with stats.waiting.holding():
             await self.slots.acquire()
-        finally:
-            stats.waiting -= 1
         try:
-            waited = time.monotonic() - arrived
-            stats.running += 1
-            stats.max_running = max(stats.max_running, stats.running)
-            hit = bool(prefix) and self._lookup(prefix)
-            cached = prefix_tokens if hit else 0
-            latency = profile.latency_s(prefix_tokens + rest_tokens - cached, output)
-            stats.requests += 1
-            stats.prompt_tokens += prefix_tokens + rest_tokens
-            stats.cached_tokens += cached
-            stats.output_tokens += output
-            stats.prefix_hits += int(hit)
-            stats.service_s += latency
-            stats.queue_s += waited
-            if latency > 0:
-                await asyncio.sleep(latency)
-            return Served(prefix_tokens + rest_tokens, cached, output, latency, waited)
+            with stats.running.holding():
+                waited = time.monotonic() - arrived
+                hit = bool(prefix) and self._lookup(prefix)
+                cached = prefix_tokens if hit else 0
+                latency = profile.latency_s(prefix_tokens + rest_tokens - cached, output)
+                served = Served(prefix_tokens + rest_tokens, cached, output, latency, waited)
+                stats.served.append(served)
+                if latency > 0:
+                    await asyncio.sleep(latency)
+                return served
         finally:
-            stats.running -= 1
             self.slots.release()
 
 

@@ -14,7 +14,7 @@ import pytest
 from app.lti.keys import ToolKey
 from app.lti.legacy import import_legacy
 from app.lti.state import tool_key
-from app.lti.store import Hold, LtiStore, Platform, Session
+from app.lti.store import DeepLinkSession, Hold, LtiStore, Platform, ResourceSession
 from tests import conftest
 from tests.batch_fixtures import database_urls, pg_available, pg_schema_url
 from tests.lti_tool import platform_record
@@ -64,12 +64,25 @@ def test_login_state_and_single_use_session(stores: tuple[LtiStore, LtiStore]) -
     assert a.take_state("s-1") is None
     a.put_state("s-old", "n", ISS, ttl=-1)
     assert b.take_state("s-old") is None  # expired
-    session = Session(kind="deep_link", issuer=ISS, client_id="c1", deployment_id="d1")
+    session = DeepLinkSession(
+        issuer=ISS, client_id="c1", deployment_id="d1", deep_link_return_url="https://lms/dl"
+    )
     a.put_session("tok", session, ttl=60)
-    assert b.session("tok", "deep_link") == session
-    assert b.session("tok", "resource") is None
-    assert a.session("tok", "deep_link", consume=True) == session
-    assert b.session("tok", "deep_link", consume=True) is None
+    assert b.session("tok", DeepLinkSession) == session
+    assert b.session("tok", ResourceSession) is None  # a token serves its own kind only
+    assert a.session("tok", DeepLinkSession, consume=True) == session
+    assert b.session("tok", DeepLinkSession, consume=True) is None
+
+
+def test_a_session_stored_before_the_split_into_kinds_still_reads() -> None:
+    """Sessions written as one model with every field (kind in the row) outlive an upgrade."""
+    old = (
+        '{"kind": "resource", "issuer": "https://lms", "client_id": "c1", "deployment_id": "d1",'
+        ' "user_id": "u1", "lesson_id": "l1", "question_id": "q1", "lineitem": null,'
+        ' "deep_link_return_url": null, "deep_link_data": null}'
+    )
+    session = ResourceSession.model_validate_json(old)
+    assert (session.lesson_id, session.question_id, session.user_id) == ("l1", "q1", "u1")
 
 
 def test_a_due_passback_goes_to_one_process(stores: tuple[LtiStore, LtiStore]) -> None:

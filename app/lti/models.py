@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -21,17 +21,29 @@ class Platform(BaseModel):
 
 
 class Session(BaseModel):
-    """What one launch may do: grade one question as one user, or answer one deep link."""
+    """A launch's session: who launched, from which platform and deployment."""
 
-    kind: str
+    KIND: ClassVar[str]
     issuer: str
     client_id: str
     deployment_id: str
-    user_id: str | None = None
-    lesson_id: str | None = None
-    question_id: str | None = None
-    lineitem: str | None = None
-    deep_link_return_url: str | None = None
+    user_id: str | None = None  # LTI's ``sub``; absent where the platform launches anonymously
+
+
+class ResourceSession(Session):
+    """A resource link launch: it may grade one question as one user."""
+
+    KIND = "resource"
+    lesson_id: str
+    question_id: str
+    lineitem: str | None = None  # the AGS line item; None where the link is not graded
+
+
+class DeepLinkSession(Session):
+    """A deep linking launch: it may answer the platform once, with the teacher's choice."""
+
+    KIND = "deep_link"
+    deep_link_return_url: str
     deep_link_data: Any = None  # opaque: echoed back as the platform sent it
 
 

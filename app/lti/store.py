@@ -16,17 +16,28 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Row, Table, delete, event, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from app.lti.models import Hold, Passback, Platform, Session
+from app.lti.models import DeepLinkSession, Hold, Passback, Platform, ResourceSession, Session
 from graders.store import tables as t
 from graders.store.database import open_engine, sqlite_url
 
-__all__ = ["Hold", "LtiStore", "Passback", "Platform", "Session", "token_hash"]
+__all__ = [
+    "DeepLinkSession",
+    "Hold",
+    "LtiStore",
+    "Passback",
+    "Platform",
+    "ResourceSession",
+    "Session",
+    "token_hash",
+]
+
+SessionT = TypeVar("SessionT", bound=Session)
 CLAIM_LEASE_S = 120.0  # a passback claimed by a process that died is retried after this
 
 
@@ -171,7 +182,7 @@ class LtiStore:
         now = time.time()
         values = {
             "token_hash": token_hash(token),
-            "kind": session.kind,
+            "kind": session.KIND,
             "data": session.model_dump_json(),
             "expires_at": now + ttl,
         }
@@ -179,9 +190,12 @@ class LtiStore:
             conn.execute(delete(t.lti_sessions).where(t.lti_sessions.c.expires_at < now))
             conn.execute(insert(t.lti_sessions).values(**values))
 
-    def session(self, token: str, kind: str, *, consume: bool = False) -> Session | None:
+    def session(
+        self, token: str, kind: type[SessionT], *, consume: bool = False
+    ) -> SessionT | None:
+        """The live session of this kind the token names; ``consume``: it is used up."""
         c = t.lti_sessions.c
-        where = (c.token_hash == token_hash(token), c.kind == kind)
+        where = (c.token_hash == token_hash(token), c.kind == kind.KIND)
         query = (
             delete(t.lti_sessions).where(*where).returning(c.data, c.expires_at)
             if consume
@@ -191,7 +205,7 @@ class LtiStore:
             row = conn.execute(query).first()
         if row is None or row[1] < time.time():
             return None
-        return Session.model_validate_json(row[0])
+        return kind.model_validate_json(row[0])
 
     # passback queue
     def enqueue(self, issuer: str, client_id: str, lineitem: str, score: dict[str, Any]) -> int:

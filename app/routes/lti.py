@@ -26,7 +26,7 @@ from app.lti.launch import (
     validate_id_token,
 )
 from app.lti.state import LtiState, ensure, lifespan
-from app.lti.store import Hold, Session
+from app.lti.store import DeepLinkSession, Hold, ResourceSession
 from app.schemas import PassbackOut
 from graders.core.errors import NotReady, UnknownLesson, UnknownQuestion
 from graders.core.result import GradeResult
@@ -139,13 +139,12 @@ async def launch(
             raise LtiError("The deep linking request has no deep_link_return_url.")
         if "ltiResourceLink" not in dl.get("accept_types", ["ltiResourceLink"]):
             raise LtiError("The platform does not accept ltiResourceLink content items here.")
-        session = Session(
-            kind="deep_link",
+        link = DeepLinkSession(
             deep_link_return_url=dl["deep_link_return_url"],
             deep_link_data=dl.get("data"),
             **common,
         )
-        lti.store.put_session(token, session, ttl)
+        lti.store.put_session(token, link, ttl)
         return HTMLResponse(pages.picker_page(base=base, lessons=lessons, token=token))
     custom = claims.get(CLAIM + "custom") or {}
     lesson_id = custom.get("lesson") or custom.get("lesson_id")
@@ -163,8 +162,8 @@ async def launch(
         raise UnknownQuestion(lesson.id, str(question_id))
     ags = claims.get(AGS_CLAIM) or {}
     lineitem = ags.get("lineitem") if SCORE_SCOPE in (ags.get("scope") or []) else None
-    session = Session(
-        kind="resource", lesson_id=lesson.id, question_id=question.id, lineitem=lineitem, **common
+    session = ResourceSession(
+        lesson_id=lesson.id, question_id=question.id, lineitem=lineitem, **common
     )
     lti.store.put_session(token, session, ttl)
     page = pages.launch_page(
@@ -187,8 +186,8 @@ async def deep_link(
     item: Annotated[str, Form()],
 ) -> HTMLResponse:
     """The teacher's choice, signed as an LtiDeepLinkingResponse and posted to the LMS."""
-    session = lti.store.session(session_token, "deep_link", consume=True)
-    if session is None or session.deep_link_return_url is None:
+    session = lti.store.session(session_token, DeepLinkSession, consume=True)
+    if session is None:
         raise InvalidSession("This deep linking session is unknown, used or expired.")
     lesson_id, _, question_id = item.partition("/")
     lesson = lessons.get(lesson_id)
@@ -256,8 +255,8 @@ async def grade_launch(
     slot: SlotDep,
 ) -> LtiGradeOut:
     """Grade an answer within a launch (its token scopes it to one question and user)."""
-    session = lti.store.session(_bearer(request), "resource")
-    if session is None or session.lesson_id is None or session.question_id is None:
+    session = lti.store.session(_bearer(request), ResourceSession)
+    if session is None:
         raise InvalidSession("The launch session is unknown or expired; relaunch from the LMS.")
     result = await book.grade(
         session.lesson_id,
