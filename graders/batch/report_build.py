@@ -145,7 +145,7 @@ def build_report(
                     text=m.text,
                     feedback=m.feedback,
                     count=m.count,
-                    share=round(m.count / max(questions[(k[0], k[1])].answers, 1), 4),
+                    share=_share(m.count, questions[(k[0], k[1])].answers),
                     examples=m.examples,
                 )
                 for k, m in misconceptions.items()
@@ -155,8 +155,13 @@ def build_report(
     )
 
 
+def _share(part: float, whole: float) -> float:
+    """``part / whole`` to 4 places; 0 where there is no whole."""
+    return round(part / whole, 4) if whole else 0.0
+
+
 def _mean(values: list[float]) -> float:
-    return round(sum(values) / len(values), 4) if values else 0.0
+    return _share(sum(values), len(values))
 
 
 def _question(key: tuple[str, str], q: _Q, lessons: dict[str, Lesson]) -> QuestionStats:
@@ -174,7 +179,7 @@ def _question(key: tuple[str, str], q: _Q, lessons: dict[str, Lesson]) -> Questi
                 met=counts["met"],
                 partial=counts["partial"],
                 missing=counts["missing"],
-                met_rate=round(counts["met"] / total, 4) if total else 0.0,
+                met_rate=_share(counts["met"], total),
             )
         )
     return QuestionStats(
@@ -182,7 +187,7 @@ def _question(key: tuple[str, str], q: _Q, lessons: dict[str, Lesson]) -> Questi
         question_id=key[1],
         prompt=question.prompt if question else "",
         answers=q.answers,
-        mean_percent=round(q.percent_sum / q.answers, 4) if q.answers else 0.0,
+        mean_percent=_share(q.percent_sum, q.answers),
         distribution=q.distribution,
         labels=dict(q.labels),
         key_points=key_points,
@@ -192,31 +197,34 @@ def _question(key: tuple[str, str], q: _Q, lessons: dict[str, Lesson]) -> Questi
 def _lesson_key_points(
     students: dict[str, _S], lessons: dict[str, Lesson]
 ) -> list[LessonKeyPointStats]:
+    """Each of a lesson's key points: every student's share of its credit, over all answers."""
     shares: dict[tuple[str, str], list[float]] = defaultdict(list)
     for s in students.values():
         for key, (credit, weight) in s.credit.items():
             if weight:
                 shares[key].append(credit / weight)
-    out = []
-    for (lesson_id, lkp), values in sorted(shares.items()):
-        lesson = lessons.get(lesson_id)
-        title = next((k.title for k in lesson.key_points if k.id == lkp), lkp) if lesson else lkp
-        has = sum(v >= HAS_IT for v in values)
-        partly = sum(PARTLY <= v < HAS_IT for v in values)
-        out.append(
-            LessonKeyPointStats(
-                lesson_id=lesson_id,
-                id=lkp,
-                title=title,
-                students=len(values),
-                has_it=has,
-                partly=partly,
-                not_yet=len(values) - has - partly,
-                share_has_it=round(has / len(values), 4),
-                mean_credit=_mean(values),
-            )
-        )
-    return out
+    return [_lesson_key_point(key, values, lessons) for key, values in sorted(shares.items())]
+
+
+def _lesson_key_point(
+    key: tuple[str, str], shares: list[float], lessons: dict[str, Lesson]
+) -> LessonKeyPointStats:
+    lesson_id, lkp = key
+    lesson = lessons.get(lesson_id)
+    title = next((k.title for k in lesson.key_points if k.id == lkp), lkp) if lesson else lkp
+    has = sum(v >= HAS_IT for v in shares)
+    partly = sum(PARTLY <= v < HAS_IT for v in shares)
+    return LessonKeyPointStats(
+        lesson_id=lesson_id,
+        id=lkp,
+        title=title,
+        students=len(shares),
+        has_it=has,
+        partly=partly,
+        not_yet=len(shares) - has - partly,
+        share_has_it=_share(has, len(shares)),
+        mean_credit=_mean(shares),
+    )
 
 
 def _student(student_id: str, s: _S, lessons: dict[str, Lesson]) -> StudentStats:
@@ -226,7 +234,7 @@ def _student(student_id: str, s: _S, lessons: dict[str, Lesson]) -> StudentStats
     return StudentStats(
         student_id=student_id,
         answered=s.answered,
-        mastery=round(s.score / s.max_score, 4) if s.max_score else 0.0,
+        mastery=_share(s.score, s.max_score),
         labels=dict(s.labels),
         weakest=[lkp for _, lkp in weak[:3]],
     )
