@@ -127,15 +127,14 @@ class Stats:
 
     def report(self) -> dict[str, Any]:
         """The totals ``GET /stats`` gives (seconds are modelled, summed over requests)."""
-        served = self.served
         return {
-            "requests": len(served),
-            "prompt_tokens": sum(s.prompt_tokens for s in served),
-            "cached_tokens": sum(s.cached_tokens for s in served),
-            "output_tokens": sum(s.output_tokens for s in served),
-            "prefix_hits": sum(s.cached_tokens > 0 for s in served),
-            "service_s": sum(s.latency_s for s in served),
-            "queue_s": sum(s.waited_s for s in served),
+            "requests": len(self.served),
+            "prompt_tokens": sum(s.prompt_tokens for s in self.served),
+            "cached_tokens": sum(s.cached_tokens for s in self.served),
+            "output_tokens": sum(s.output_tokens for s in self.served),
+            "prefix_hits": sum(s.cached_tokens > 0 for s in self.served),
+            "service_s": sum(s.latency_s for s in self.served),
+            "queue_s": sum(s.waited_s for s in self.served),
             "running": self.running.now,
             "max_running": self.running.most,
             "waiting": self.waiting.now,

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from app.lti.store import Platform
+from app.lti.models import Platform
 from app.settings import Settings
 from tests.conftest import LiveServer, make_settings
 from tests.lti_platform import PlatformServer

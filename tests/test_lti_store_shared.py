@@ -13,8 +13,9 @@ import pytest
 
 from app.lti.keys import ToolKey
 from app.lti.legacy import import_legacy
+from app.lti.models import DeepLinkSession, Hold, Platform, ResourceSession
 from app.lti.state import tool_key
-from app.lti.store import DeepLinkSession, Hold, LtiStore, Platform, ResourceSession
+from app.lti.store import LtiStore
 from tests import conftest
 from tests.batch_fixtures import database_urls, pg_available, pg_schema_url
 from tests.lti_tool import platform_record

@@ -21,7 +21,8 @@ import httpx
 
 from app.lti.keys import ToolKey
 from app.lti.launch import SCORE_SCOPE
-from app.lti.store import LtiStore, Passback, Platform
+from app.lti.models import Passback, Platform
+from app.lti.store import LtiStore
 from graders.core.result import GradeResult
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi import FastAPI
 
 from app.lti.ags import score_payload
+from app.lti.models import Hold
 from app.lti.state import LtiState, ensure
-from app.lti.store import Hold
 from graders.core.errors import UnknownGrade
 from graders.core.result import GradeResult
 from graders.workflow.grade_book import GradeBook

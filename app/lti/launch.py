@@ -10,7 +10,8 @@ import httpx
 import jwt
 
 from app.lti.errors import InvalidLaunch, UnknownDeployment, UnknownPlatform
-from app.lti.store import LtiStore, Platform
+from app.lti.models import Platform
+from app.lti.store import LtiStore
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/"

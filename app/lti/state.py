@@ -18,7 +18,8 @@ from app.lti.ags import PassbackWorker, TokenClient
 from app.lti.keys import ToolKey
 from app.lti.launch import JwksCache
 from app.lti.legacy import import_legacy
-from app.lti.store import LtiStore, Platform
+from app.lti.models import Platform
+from app.lti.store import LtiStore
 from app.settings import Settings
 from graders.store.database import sqlite_url
 

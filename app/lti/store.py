@@ -15,6 +15,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,22 +23,13 @@ from sqlalchemy import Connection, Row, Table, delete, event, insert, select, up
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from app.lti.models import DeepLinkSession, Hold, Passback, Platform, ResourceSession, Session
+from app.lti.models import Hold, Passback, Platform, Session
 from graders.store import tables as t
 from graders.store.database import open_engine, sqlite_url
 
-__all__ = [
-    "DeepLinkSession",
-    "Hold",
-    "LtiStore",
-    "Passback",
-    "Platform",
-    "ResourceSession",
-    "Session",
-    "token_hash",
-]
+__all__ = ["LtiStore", "token_hash"]
 
-SessionT = TypeVar("SessionT", bound=Session)
+S = TypeVar("S", bound=Session)  # one kind of launch session
 CLAIM_LEASE_S = 120.0  # a passback claimed by a process that died is retried after this
 
 
@@ -63,14 +55,9 @@ def _upsert(conn: Connection, table: Table, values: Mapping[str, Any]) -> None:
         conn.execute(insert(table).values(**values))
 
 
-HOLD_COLUMNS = [t.lti_holds.c[n] for n in ("grade_id", "issuer", "client_id", "lineitem")] + [
-    t.lti_holds.c.user_id,
-    t.lti_holds.c.due_at,
-]
-PASSBACK_COLUMNS = [
-    t.lti_passbacks.c[n]
-    for n in ("id", "issuer", "client_id", "lineitem", "score", "status", "attempts")
-] + [t.lti_passbacks.c.next_attempt_at, t.lti_passbacks.c.last_error]
+# the columns a Hold and a Passback are read from, in their fields' order
+HOLD_COLUMNS = [t.lti_holds.c[f.name] for f in fields(Hold)]
+PASSBACK_COLUMNS = [t.lti_passbacks.c[f.name] for f in fields(Passback)]
 
 
 def _passback(row: Row[Any]) -> Passback:
@@ -190,9 +177,7 @@ class LtiStore:
             conn.execute(delete(t.lti_sessions).where(t.lti_sessions.c.expires_at < now))
             conn.execute(insert(t.lti_sessions).values(**values))
 
-    def session(
-        self, token: str, kind: type[SessionT], *, consume: bool = False
-    ) -> SessionT | None:
+    def session(self, token: str, kind: type[S], *, consume: bool = False) -> S | None:
         """The live session of this kind the token names; ``consume``: it is used up."""
         c = t.lti_sessions.c
         where = (c.token_hash == token_hash(token), c.kind == kind.KIND)

@@ -25,8 +25,8 @@ from app.lti.launch import (
     SCORE_SCOPE,
     validate_id_token,
 )
+from app.lti.models import DeepLinkSession, Hold, ResourceSession
 from app.lti.state import LtiState, ensure, lifespan
-from app.lti.store import DeepLinkSession, Hold, ResourceSession
 from app.schemas import PassbackOut
 from graders.core.errors import NotReady, UnknownLesson, UnknownQuestion
 from graders.core.result import GradeResult

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from app.auth import require_teacher
 from app.lti.errors import PlatformNotFound
-from app.lti.store import Platform
+from app.lti.models import Platform
 from app.routes.lti import LtiDep
 from app.schemas import PassbackOut
 
