@@ -22,7 +22,7 @@ from app.runtime import load_all_lessons, runtime
 from app.settings import Settings
 from graders.batch.report_html import render_html
 from graders.store.batch_records import FINISHED, BatchInfo
-from graders.store.batch_store import sqlite_url
+from graders.store.database import sqlite_url
 
 
 def result_format(out: Path) -> Literal["csv", "jsonl"]:

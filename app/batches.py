@@ -10,9 +10,9 @@ from app.settings import Settings
 from graders.batch.manager import BatchManager
 from graders.core.errors import BatchEngineUnavailable
 from graders.service.grading_service import GradingService
-from graders.store.batch_store import BatchStore, sqlite_url
+from graders.store.batch_store import BatchStore
 from graders.store.chunk_queue import ChunkQueue
-from graders.store.database import is_postgres
+from graders.store.database import is_postgres, sqlite_url
 from graders.workflow.grade_book import GradeBook
 
 

@@ -27,8 +27,9 @@ from models.llm import LLM_CLIENTS
 from models.llm_protocol import LLMBackend
 from models.llm_replicas import ReplicatedLLM
 from models.llm_settings import LLMSettings
+from models.managed_vllm import ManagedVLLM
 from models.reader import Reader, load_reader
-from models.vllm_server import ManagedVLLM, VLLMServerError
+from models.vllm_setup import VLLMServerError
 from rubrics import Lesson, load_lessons
 from rubrics.loader import BUILTIN_DIR
 

@@ -66,7 +66,7 @@ async def child(rows: int) -> dict[str, Any]:
     from app.batches import open_batches
     from app.runtime import load_all_lessons, runtime
     from app.settings import Settings
-    from graders.store.batch_store import sqlite_url
+    from graders.store.database import sqlite_url
 
     with tempfile.TemporaryDirectory(prefix="rubricate-bench-") as tmp:
         folder = Path(tmp)

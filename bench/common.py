@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from models.vllm_server import free_port
+from models.vllm_setup import free_port
 from rubrics import load_lessons
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,7 @@ import httpx
 
 from bench.common import percentile, server
 from graders.scoring.llm_grader import INSTRUCTIONS, LLMGrader, fence, rubric_block, verdict_schema
-from models.vllm_server import ManagedVLLM
+from models.managed_vllm import ManagedVLLM
 from rubrics import load_lessons
 
 LESSON = load_lessons()["instruction-tuning"]

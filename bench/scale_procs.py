@@ -18,7 +18,7 @@ import httpx
 
 from bench.common import ROOT
 from bench.scale_stub import Profile
-from models.vllm_server import free_port
+from models.vllm_setup import free_port
 
 # ------------------------------------------------------------------ processes and cleanup
 

@@ -27,7 +27,7 @@ import httpx
 
 from bench.common import closed_loop, percentile, server_process, student_answers, wait_llm_ready
 from bench.load import refinement_figures
-from models.vllm_server import ManagedVLLM
+from models.managed_vllm import ManagedVLLM
 
 
 def proc_figures(pid: int) -> tuple[float, int]:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from graders.core.result import Label
 from graders.service.grading_service import GradingService
-from graders.store.grade_store import GradeStore, StoredGrade
+from graders.store.grade_rows import StoredGrade
+from graders.store.grade_store import GradeStore
 from graders.workflow.grade_book import GradeBook
 from graders.workflow.regrade import regrade
 from graders.workflow.review import TeacherReview

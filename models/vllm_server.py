@@ -10,12 +10,11 @@ a SIGKILLed parent, which neither of the others does) make sure no vLLM outlives
     with ManagedVLLM.from_home(port=0) as server:      # start() + wait_ready_blocking()
         print(server.base_url, server.model_name)
 
-The parts live beside this module: ``vllm_setup`` (folders, defaults, ports, the error),
-``process_group`` (spawning, watching and ending the process group), ``vllm_readiness``
-(waiting until it serves) and ``managed_vllm`` (``ManagedVLLM``).  Every name is
-importable from here.
-
-``python -m models.vllm_server`` runs one in the foreground until Ctrl-C.
+This module is only that command: ``python -m models.vllm_server`` runs one in the foreground
+until Ctrl-C. The parts live beside it, each imported from where it is defined:
+``vllm_setup`` (folders, defaults, ports, the error), ``process_group`` (spawning, watching
+and ending the process group), ``vllm_readiness`` (waiting until it serves) and
+``managed_vllm`` (``ManagedVLLM``).
 """
 
 from __future__ import annotations
@@ -26,14 +25,6 @@ import time
 from collections.abc import Sequence
 
 from models.managed_vllm import ManagedVLLM
-from models.process_group import group_alive as _group_alive  # noqa: F401 - tests import it
-from models.process_group import start_watchdog as _start_watchdog  # noqa: F401 - tests too
-from models.vllm_setup import DEFAULT_ENV as DEFAULT_ENV
-from models.vllm_setup import DEFAULT_MODEL_NAME, VLLMServerError, default_vllm_home
-from models.vllm_setup import DEFAULT_STRUCTURED_OUTPUTS as DEFAULT_STRUCTURED_OUTPUTS
-from models.vllm_setup import free_port as free_port
-
-__all__ = ["DEFAULT_MODEL_NAME", "ManagedVLLM", "VLLMServerError", "default_vllm_home"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from graders.store.grade_store import NewGrade
+from graders.store.grade_rows import NewGrade
 
 LESSON = "demo-photosynthesis"
 PG_BASE = os.environ.get("RUBRICATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

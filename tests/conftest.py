@@ -21,7 +21,7 @@ from app.runtime import Backends
 from app.settings import Settings
 from graders.evaluation.semeval import datasets_dir
 from models.embedder import Embedder, minilm
-from models.vllm_server import free_port
+from models.vllm_setup import free_port
 from rubrics import load_lessons
 from tests.llm_stub import FakeVLLM, fake_client
 

@@ -122,7 +122,7 @@ class Stub:
     """This stub as a subprocess on a loopback port (a free one unless given)."""
 
     def __init__(self, model: str, *, delay_s: float, port: int | None = None) -> None:
-        from models.vllm_server import free_port
+        from models.vllm_setup import free_port
 
         self.model, self.delay_s = model, delay_s
         self.port = port or free_port()

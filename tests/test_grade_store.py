@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from graders.store.grade_store import GradeRow, GradeStore
+from graders.store.grade_rows import GradeRow
+from graders.store.grade_store import GradeStore
 from tests.batch_fixtures import database_urls, new_grade
 
 

@@ -30,7 +30,7 @@ from app.settings import Settings
 from graders.scoring.llm_grader import LLMGrade, LLMGrader, LLMGradingFailed
 from models.llm_errors import LLMBadResponse
 from models.llm_replicas import ReplicatedLLM
-from models.vllm_server import free_port
+from models.vllm_setup import free_port
 from rubrics import load_lessons
 from tests.llm_stub import Stub, stop, wait_http
 from tests.vllm_fixtures import VLLMEndpoint

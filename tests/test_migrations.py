@@ -25,7 +25,8 @@ from app.lti.store import LtiStore
 from graders.core.errors import DatabaseOutdated, DatabaseTooNew
 from graders.store.batch_store import BatchStore
 from graders.store.database import normalise_url
-from graders.store.grade_store import GradeRow, GradeStore
+from graders.store.grade_rows import GradeRow
+from graders.store.grade_store import GradeStore
 from graders.store.schema import config, head, include_name
 from graders.store.tables import metadata
 from tests import conftest

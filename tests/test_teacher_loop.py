@@ -25,7 +25,7 @@ from bench.teacher_loop import (
 )
 from graders.core.result import Label
 from graders.service.grading_service import GradingService
-from graders.store.grade_store import StoredGrade
+from graders.store.grade_rows import StoredGrade
 from graders.workflow.grade_book import GradeBook
 from models.embedder import Embedder
 from rubrics import Lesson, Question, load_lessons

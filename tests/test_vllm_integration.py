@@ -12,8 +12,9 @@ import pytest
 from models.llm_errors import LLMUnavailable
 from models.llm_protocol import JsonRequest
 from models.llm_settings import LLMSettings
+from models.managed_vllm import ManagedVLLM
 from models.vllm_client import VLLMClient
-from models.vllm_server import ManagedVLLM, default_vllm_home
+from models.vllm_setup import default_vllm_home
 from tests.vllm_fixtures import VLLMEndpoint, start_prepared_vllm
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]

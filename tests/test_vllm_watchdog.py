@@ -10,7 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from models.vllm_server import _group_alive
+from models.process_group import group_alive
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,14 +19,14 @@ ROOT = Path(__file__).resolve().parents[1]
 OWNER = textwrap.dedent(
     """
     import subprocess, sys, time
-    from models.vllm_server import _start_watchdog
+    from models.process_group import start_watchdog
     leader = subprocess.Popen(
         [sys.executable, "-c",
          "import signal, subprocess, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
          "subprocess.Popen(['sleep', '300']); time.sleep(300)"],
         start_new_session=True,
     )
-    _start_watchdog(leader.pid)
+    start_watchdog(leader.pid)
     print(leader.pid, flush=True)
     time.sleep(300)
     """
@@ -41,13 +41,13 @@ def test_group_is_killed_when_owner_is_sigkilled() -> None:
     group = int(owner.stdout.readline())
     try:
         time.sleep(1.0)
-        assert _group_alive(group)
+        assert group_alive(group)
         owner.send_signal(signal.SIGKILL)
         owner.wait()
         deadline = time.monotonic() + 30.0
-        while _group_alive(group) and time.monotonic() < deadline:
+        while group_alive(group) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not _group_alive(group), "the server's group outlived its killed owner"
+        assert not group_alive(group), "the server's group outlived its killed owner"
     finally:
-        if _group_alive(group):
+        if group_alive(group):
             os.killpg(group, signal.SIGKILL)

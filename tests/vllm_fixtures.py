@@ -26,9 +26,10 @@ import pytest
 from models.llm_protocol import JsonRequest
 from models.llm_replicas import ReplicatedLLM
 from models.llm_settings import LLMSettings
+from models.managed_vllm import ManagedVLLM
 from models.replica_routing import hrw_order
 from models.vllm_client import VLLMClient
-from models.vllm_server import ManagedVLLM, VLLMServerError
+from models.vllm_setup import VLLMServerError
 from tests.llm_stub import MESSAGES, SCHEMA, completion
 
 VLLM_READY_TIMEOUT_S = float(os.environ.get("RUBRICATE_VLLM_READY_TIMEOUT", "300"))

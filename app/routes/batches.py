@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from app.auth import require_teacher
 from app.deps import SettingsDep
-from graders.batch.manager import BatchManager, save_upload
+from graders.batch.intake import save_upload
+from graders.batch.manager import BatchManager
 from graders.batch.report_html import render_html
 from graders.batch.report_models import ClassReport
 from graders.core.errors import BadBatchFile, NotReady, UploadTooLarge

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from graders.store.batch_store import ResultRow
+from graders.store.batch_rows import ResultRow
 
 CSV_COLUMNS = [
     "line",

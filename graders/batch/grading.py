@@ -17,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from graders.core.errors import RubricateError
 from graders.core.result import GradeResult
 from graders.service.grading_service import GradingService
-from graders.store.batch_store import BatchStore, PendingRow
+from graders.store.batch_rows import PendingRow
+from graders.store.batch_store import BatchStore
 from graders.store.chunk_queue import Chunk, ChunkOutcome
 from graders.workflow.grade_book import GradeBook
 

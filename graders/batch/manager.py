@@ -21,21 +21,22 @@ from typing import Any, Literal
 from graders.batch.export import CSV_COLUMNS, csv_line, csv_record, jsonl_record, take
 from graders.batch.grading import ChunkGrader
 from graders.batch.inprocess import InProcessQueue
-from graders.batch.intake import answer_hash, idempotency_token, normalise_answer, save_upload
+from graders.batch.intake import answer_hash, idempotency_token, normalise_answer
 from graders.batch.parse import ParsedRow, parse
 from graders.batch.report_build import build_report
 from graders.batch.report_models import ClassReport
 from graders.core.errors import BatchFinished, BatchNotFound, IdempotencyKeyReused, RubricateError
 from graders.service.grading_service import GradingService
 from graders.store.batch_records import FINISHED, BatchInfo, Refinement
-from graders.store.batch_store import BatchStore, NewRow, ResultRow
+from graders.store.batch_rows import NewRow, ResultRow
+from graders.store.batch_store import BatchStore
 from graders.store.chunk_queue import ChunkQueue
 from graders.workflow.grade_book import GradeBook
 
 log = logging.getLogger(__name__)
 
 ResultFormat = Literal["csv", "jsonl"]
-__all__ = ["BatchManager", "answer_hash", "normalise_answer", "save_upload"]
+__all__ = ["BatchManager"]
 
 
 class BatchManager:

@@ -28,7 +28,7 @@ from graders.batch.report_models import (
     StudentStats,
 )
 from graders.store.batch_records import BatchInfo
-from graders.store.batch_store import ResultRow
+from graders.store.batch_rows import ResultRow
 from rubrics import Lesson
 
 

@@ -27,13 +27,13 @@ from sqlalchemy.exc import IntegrityError
 
 from graders.store.batch_reads import BatchReads
 from graders.store.batch_records import BatchRecord
-from graders.store.batch_rows import CHUNK_INSERT, NewRow, PendingRow, ResultRow
+from graders.store.batch_rows import CHUNK_INSERT, NewRow
 from graders.store.chunk_queue import ChunkPlan, ChunkQueue
 from graders.store.chunk_runs import ChunkRuns, add_chunks, count_run, finish_empty
-from graders.store.database import insert_ignoring, normalise_url, open_engine, sqlite_url
+from graders.store.database import insert_ignoring, normalise_url, open_engine
 from graders.store.tables import batch_grades, batch_rows, batches
 
-__all__ = ["BatchStore", "NewRow", "PendingRow", "ResultRow", "sqlite_url"]
+__all__ = ["BatchStore"]
 
 
 class BatchStore(BatchReads, ChunkRuns):

@@ -30,10 +30,10 @@ from sqlalchemy import (
 
 from graders.store.database import open_engine
 from graders.store.grade_reads import GradeReads
-from graders.store.grade_rows import GradeRow, NewGrade, StoredGrade
+from graders.store.grade_rows import GradeRow, NewGrade
 from graders.store.tables import audit, grades, revisions
 
-__all__ = ["GradeRow", "GradeStore", "NewGrade", "StoredGrade"]
+__all__ = ["GradeStore"]
 
 
 class GradeStore(GradeReads):

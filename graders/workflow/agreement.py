@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from graders.core.measures import quadratic_kappa
 from graders.core.result import GradeResult, Label
-from graders.store.grade_store import StoredGrade
+from graders.store.grade_rows import StoredGrade
 from graders.workflow.review import TeacherReview
 
 LABELS = [Label.INCORRECT, Label.PARTIALLY_CORRECT, Label.CORRECT]

@@ -21,8 +21,8 @@ from graders.core.result import GradeResult
 from graders.service.grading_service import GradingService
 from graders.service.inline_rubrics import InlineSpec
 from graders.service.llm_step import Progress
-from graders.store.grade_rows import new_grade
-from graders.store.grade_store import GradeStore, NewGrade, StoredGrade
+from graders.store.grade_rows import NewGrade, StoredGrade, new_grade
+from graders.store.grade_store import GradeStore
 from rubrics import Lesson, Question
 
 POLL_S = 1.0  # how often a waiting reader looks at the database (revisions made elsewhere)

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from graders.core.config import GradingConfig
 from graders.core.result import GradeResult
-from graders.store.grade_store import StoredGrade
+from graders.store.grade_rows import StoredGrade
 from graders.workflow.grade_book import GradeBook
 
 GROUP_SIMILARITY = 0.85  # answers at least this close (cosine) may share a decision
