@@ -23,7 +23,7 @@ from graders.service.grading_service import GradingService
 from graders.service.llm_admission import Admission
 from models.batching import BatchingEmbedder
 from models.embedder import EMBEDDERS, Embedder
-from models.llm import LLM_CLIENTS
+from models.llm import llm_factory
 from models.llm_protocol import LLMBackend
 from models.llm_replicas import ReplicatedLLM
 from models.llm_settings import LLMSettings
@@ -185,7 +185,7 @@ async def _llm_client(
         max_retries=settings.llm_retries,
         route_header=settings.llm_route_header,
     )
-    factory = LLM_CLIENTS[settings.llm_backend]
+    factory = llm_factory(settings.llm_backend)
     client: LLMBackend
     if len(urls) > 1 or settings.llm_route_header:
         # Several replicas, or one router that hashes our key: spread each question's calls.

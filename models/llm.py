@@ -1,4 +1,4 @@
-"""The registry of LLM backends: ``LLM_CLIENTS`` by name, and ``create_llm_client``.
+"""The registry of LLM backends: ``LLM_CLIENTS`` by name, and ``llm_factory`` to pick one.
 
 The LLM backend itself (chat messages and a JSON schema in, one parsed JSON object out) lives
 beside this module: ``llm_protocol`` (what graders and the app ask for: ``LLMClient``,
@@ -21,12 +21,9 @@ from models.vllm_client import VLLMClient
 LLM_CLIENTS: dict[str, Callable[[LLMSettings], LLMBackend]] = {"vllm": VLLMClient}
 
 
-def create_llm_client(settings: LLMSettings) -> LLMBackend:
-    """Build the backend named by ``settings.backend`` from ``LLM_CLIENTS``."""
+def llm_factory(backend: str) -> Callable[[LLMSettings], LLMBackend]:
+    """What builds the backend named ``backend``; a clear error for a name not registered."""
     try:
-        factory = LLM_CLIENTS[settings.backend]
+        return LLM_CLIENTS[backend]
     except KeyError:
-        raise ValueError(
-            f"unknown LLM backend {settings.backend!r}; known: {sorted(LLM_CLIENTS)}"
-        ) from None
-    return factory(settings)
+        raise ValueError(f"unknown LLM backend {backend!r}; known: {sorted(LLM_CLIENTS)}") from None

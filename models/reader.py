@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from models.reader_network import CONFIG_FILE, WEIGHTS_FILE, ReaderNetwork, load, pair_ids
+from models.reader_network import WEIGHTS_FILE, ReaderNetwork, load, pair_ids
 
 SHIPPED = Path(__file__).with_name("reader_weights")
 
@@ -50,10 +50,6 @@ def weights_hash(folder: Path) -> str:
     """The first 12 hex digits of the SHA-256 of the weights file: every result names it."""
     digest = hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()
     return digest[:12]
-
-
-def has_reader(folder: Path) -> bool:
-    return (folder / WEIGHTS_FILE).is_file() and (folder / CONFIG_FILE).is_file()
 
 
 class CrossEncoderReader:

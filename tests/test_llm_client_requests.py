@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from models.llm import LLM_CLIENTS, create_llm_client
+from models.llm import LLM_CLIENTS, llm_factory
 from models.llm_errors import LLMBadResponse
 from models.llm_protocol import LLMClient
 from models.llm_replies import prefix_cache_hit_rate
@@ -126,9 +126,9 @@ async def test_settings_and_registry() -> None:
     with pytest.raises(ValueError):
         LLMSettings(base_url="vllm:8000")
     assert LLM_CLIENTS["vllm"] is VLLMClient
-    client = create_llm_client(settings)
+    client = llm_factory(settings.backend)(settings)
     assert isinstance(client, VLLMClient)
     assert isinstance(client, LLMClient)
     await client.aclose()
     with pytest.raises(ValueError, match="unknown LLM backend"):
-        create_llm_client(LLMSettings(backend="nope"))
+        llm_factory("nope")

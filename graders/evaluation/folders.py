@@ -50,15 +50,6 @@ def _below(path: Path) -> list[tuple[Path, str]]:
     return found
 
 
-def semeval_folders(path: Path) -> list[Path]:
-    """``path`` if it holds SemEval-2013 files, else every folder below it that does, sorted:
-    ``semeval2013/test/sciEntsBank`` gives its three test folders, ``semeval2013/test`` all
-    five."""
-    if _has_xml(path):
-        return [path] if xml_format(path) == SEMEVAL else []
-    return [folder for folder, kind in _below(path) if kind == SEMEVAL]
-
-
 def read_targets(path: Path) -> list[Dataset]:
     """The datasets ``path`` names, each measured on its own."""
     if not path.is_dir():
