@@ -44,8 +44,6 @@ import math
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -55,6 +53,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from models.peak import Peak
 from tests.llm_stub import reply_for, served_model_routes
 
 CHARS_PER_TOKEN = 4
@@ -96,24 +95,6 @@ class Served:
     output_tokens: int
     latency_s: float
     waited_s: float
-
-
-@dataclass
-class Peak:
-    """How many requests are in one state now, and the most there ever were."""
-
-    now: int = 0
-    most: int = 0
-
-    @contextmanager
-    def holding(self) -> Iterator[None]:
-        """One more request in this state while the block runs."""
-        self.now += 1
-        self.most = max(self.most, self.now)
-        try:
-            yield
-        finally:
-            self.now -= 1
 
 
 @dataclass

@@ -11,7 +11,7 @@ import asyncio
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -20,6 +20,7 @@ from models.llm_errors import LLMBadResponse, LLMError, LLMRejected, LLMTimeout,
 from models.llm_protocol import ClosesOnExit, JSONObject, JsonRequest
 from models.llm_replies import error_detail, parse_json_object, retry_after_s
 from models.llm_settings import LLMSettings
+from models.peak import Peak
 
 __all__ = ["RETRY_STATUS", "LLMStats", "VLLMClient"]
 
@@ -42,9 +43,8 @@ class LLMStats:
     """Calls that raised another LLMError."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    in_flight: int = 0
-    """Requests at the server now (at most ``max_concurrency``)."""
-    max_in_flight: int = 0
+    in_flight: Peak = field(default_factory=Peak)
+    """Requests at the server: ``now`` (at most ``max_concurrency``) and the ``most`` at once."""
 
 
 # --------------------------------------------------------------------------- vLLM client
@@ -137,14 +137,10 @@ class VLLMClient(ClosesOnExit):
             error: LLMError
             try:
                 async with self._sem:
-                    self.stats.in_flight += 1
-                    self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
-                    try:
+                    with self.stats.in_flight.holding():
                         response = await self._http.post(
                             "/v1/chat/completions", json=body, headers=headers
                         )
-                    finally:
-                        self.stats.in_flight -= 1
             except httpx.TimeoutException as exc:
                 error = LLMTimeout(f"LLM attempt timed out: {type(exc).__name__}")
                 error.__cause__ = exc

@@ -119,6 +119,6 @@ async def test_concurrency_limit_respected() -> None:
 
     async with make_client(handler, max_concurrency=3) as client:
         results = await asyncio.gather(*(call(client) for _ in range(20)))
-        assert client.stats.max_in_flight == 3
+        assert client.stats.in_flight.most == 3
     assert results == [{"verdict": "met"}] * 20
     assert peak == 3
