@@ -27,6 +27,7 @@ from graders.batch.report_models import (
     QuestionStats,
     StudentStats,
 )
+from graders.core.measures import share
 from graders.store.batch_records import BatchInfo
 from graders.store.batch_rows import ResultRow
 from rubrics import Lesson
@@ -145,7 +146,7 @@ def build_report(
                     text=m.text,
                     feedback=m.feedback,
                     count=m.count,
-                    share=_share(m.count, questions[(k[0], k[1])].answers),
+                    share=share(m.count, questions[(k[0], k[1])].answers),
                     examples=m.examples,
                 )
                 for k, m in misconceptions.items()
@@ -155,13 +156,8 @@ def build_report(
     )
 
 
-def _share(part: float, whole: float) -> float:
-    """``part / whole`` to 4 places; 0 where there is no whole."""
-    return round(part / whole, 4) if whole else 0.0
-
-
 def _mean(values: list[float]) -> float:
-    return _share(sum(values), len(values))
+    return share(sum(values), len(values))
 
 
 def _question(key: tuple[str, str], q: _Q, lessons: dict[str, Lesson]) -> QuestionStats:
@@ -179,7 +175,7 @@ def _question(key: tuple[str, str], q: _Q, lessons: dict[str, Lesson]) -> Questi
                 met=counts["met"],
                 partial=counts["partial"],
                 missing=counts["missing"],
-                met_rate=_share(counts["met"], total),
+                met_rate=share(counts["met"], total),
             )
         )
     return QuestionStats(
@@ -187,7 +183,7 @@ def _question(key: tuple[str, str], q: _Q, lessons: dict[str, Lesson]) -> Questi
         question_id=key[1],
         prompt=question.prompt if question else "",
         answers=q.answers,
-        mean_percent=_share(q.percent_sum, q.answers),
+        mean_percent=share(q.percent_sum, q.answers),
         distribution=q.distribution,
         labels=dict(q.labels),
         key_points=key_points,
@@ -222,7 +218,7 @@ def _lesson_key_point(
         has_it=has,
         partly=partly,
         not_yet=len(shares) - has - partly,
-        share_has_it=_share(has, len(shares)),
+        share_has_it=share(has, len(shares)),
         mean_credit=_mean(shares),
     )
 
@@ -234,7 +230,7 @@ def _student(student_id: str, s: _S, lessons: dict[str, Lesson]) -> StudentStats
     return StudentStats(
         student_id=student_id,
         answered=s.answered,
-        mastery=_share(s.score, s.max_score),
+        mastery=share(s.score, s.max_score),
         labels=dict(s.labels),
         weakest=[lkp for _, lkp in weak[:3]],
     )

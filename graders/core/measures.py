@@ -1,5 +1,6 @@
-"""Agreement between two graders' labels: the quadratic-weighted kappa, used by the teacher
-console's agreement figures (graders.workflow.agreement) and by offline evaluation."""
+"""Measures: a share rounded as results report it, and agreement between two graders' labels
+(the quadratic-weighted kappa, used by the teacher console's agreement figures in
+graders.workflow.agreement and by offline evaluation)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+
+
+def share(part: float, whole: float) -> float:
+    """``part / whole`` to 4 places, as results and reports give it; 0 where there is no whole."""
+    return round(part / whole, 4) if whole else 0.0
 
 
 def quadratic_kappa(human: Sequence[int], predicted: Sequence[int], n: int) -> float:

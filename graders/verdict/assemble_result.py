@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from graders.calibration.calibrated_grade import CalibratedScore
 from graders.core.config import GradingConfig
+from graders.core.measures import share
 from graders.core.result import (
     Evidence,
     GradeResult,
@@ -185,7 +186,7 @@ class Assembler:
         items = key_points + self.choices(draft)
         max_score = draft.question.max_score
         score = round(sum(i.weight * i.credit for i in items), 3)
-        percent = round(score / max_score, 4) if max_score else 0.0
+        percent = share(score, max_score)
         vote = draft.vote
         if vote is not None and not vote.key_points and vote.strength > 0:
             # Exemplars graded as a whole (no key points named): their score votes.
