@@ -3,7 +3,7 @@ get the same grades across a refactoring.
 
     python -m bench.grade_snapshot [--check] [--output tests/data/lesson_bank_grades.json]
 
-Embeddings only (no LLM), once with the reader off (the default) and once with it on. Write
+Embeddings only (no LLM), once with the reader off and once with it on (the default). Write
 the record with the code before a change, then ``--check`` (or ``tests/test_same_grades.py``)
 after it. Regenerate it, with a commit saying why, only when grades are meant to change.
 """

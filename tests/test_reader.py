@@ -23,6 +23,7 @@ from graders.verdict.reader_verdicts import (
     disagrees,
     key_point_credit,
     key_point_verdict,
+    lean,
 )
 from models.reader import SHIPPED, Reading, load_reader
 from models.reader_network import pair_ids
@@ -156,7 +157,8 @@ def test_only_the_misconceptions_asked_about_are_read() -> None:
 
 def test_contradiction_is_advice_until_the_reader_has_a_share() -> None:
     kp = SC1.key_points[0]
-    advice, shared = GradingConfig(), GradingConfig(reader_key_point_weight=0.5)
+    advice = GradingConfig(reader_key_point_weight=0, reader_contradicts=0.8)
+    shared = GradingConfig(reader_key_point_weight=0.5, reader_contradicts=0.8)
     opposite = reading(0.1, 0.85, 0.05)
     verdict = key_point_verdict(opposite, advice)
     assert verdict.status is Status.MISSING and verdict.flagged == CONTRADICTED
@@ -166,8 +168,29 @@ def test_contradiction_is_advice_until_the_reader_has_a_share() -> None:
     assert credit == 0.0 and feedback is not None and "opposite" in feedback
     credit, feedback = key_point_credit(kp, 0.9, reading(0.9, 0.05, 0.05), shared)
     assert feedback is None and credit == pytest.approx(0.9)
-    credit, _ = key_point_credit(kp, 0.7, reading(0.05, 0.05, 0.9), shared)
-    assert credit < 0.5  # with a share, the embedding's word overlap alone no longer meets it
+    credit, _ = key_point_credit(kp, 0.3, reading(0.05, 0.05, 0.9), shared)
+    assert credit == pytest.approx(0.175)  # below raise_from its reading lowers the credit
+
+
+def test_the_reader_moves_a_credit_only_the_way_the_other_graders_lean() -> None:
+    kp = SC1.key_points[0]
+    config = GradingConfig(reader_key_point_weight=0.5, reader_raise_from=0.4)
+    covers, neither = reading(0.9, 0.05, 0.05), reading(0.05, 0.05, 0.9)
+    assert key_point_credit(kp, 0.5, covers, config)[0] == pytest.approx(0.7)  # raised
+    assert key_point_credit(kp, 0.5, neither, config)[0] == 0.5  # not lowered
+    assert key_point_credit(kp, 0.2, covers, config)[0] == 0.2  # not raised
+    assert key_point_credit(kp, 0.2, neither, config)[0] == pytest.approx(0.125)  # lowered
+    assert lean(0.6, 0.0, 0.3, 0.25) == 0.6 and lean(0.2, 0.0, 0.3, 0.25) == 0.14
+
+
+def test_graded_answers_close_to_an_answer_outweigh_the_reader() -> None:
+    kp = SC1.key_points[0]
+    config = GradingConfig(reader_key_point_weight=0.5, reader_raise_from=0.4)
+    covers = reading(0.9, 0.05, 0.05)
+    alone, _ = key_point_credit(kp, 0.5, covers, config)
+    voted, _ = key_point_credit(kp, 0.5, covers, config, voted=0.8)
+    assert voted == pytest.approx(0.5 + 0.1 * 0.4) and voted < alone
+    assert key_point_credit(kp, 0.5, covers, config, voted=1.0)[0] == 0.5
 
 
 def test_a_misconception_the_reader_reads_as_denied_goes_to_review() -> None:
@@ -196,7 +219,7 @@ def test_a_misconception_the_reader_reads_as_denied_goes_to_review() -> None:
     assert kept[0].graders == ["embedding", "reader"] and kept[2].graders == ["embedding"]
     assert len(reasons) == 1 and ids[1] in reasons[0] and "contradicting" in reasons[0]
     kept, _ = confirm(found, readings, GradingConfig(reader_key_point_weight=0.5))
-    assert [m.id for m in kept] == [ids[0], ids[2]]  # with a share, the reader decides
+    assert [m.id for m in kept] == ids[:3]  # even with a share, a denial is only advice
 
 
 @pytest.mark.integration

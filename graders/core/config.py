@@ -76,17 +76,22 @@ class GradingConfig(BaseModel):
     """A segment shows what an exemplar's misconception or nothing-earning segment shows only
     this close to it."""
 
-    # -- the reader (a cross-encoder trained on human grades). Its shares are 0 by default
-    # (README, "The reader": where it measured better and where it did not).
-    reader_contradicts: Fraction = 0.8
-    """Read as contradicted this much, a key point is missed and a misconception does not
-    stand, whatever the shares."""
+    # -- the reader (a cross-encoder trained on human grades; README, "The reader": where it
+    # measured better and where it did not).
+    reader_contradicts: Fraction = 0.5
+    """Read as contradicted this much (and more than covered or neither), a key point is
+    missed where the reader has a share, and a grade crediting it goes to review."""
     reader_assert: Fraction = 0.5
     """Reading a misconception at least this much confirms it."""
-    reader_key_point_weight: Fraction = 0.0
+    reader_key_point_weight: Fraction = 0.5
     """The reader's share of a key point's credit."""
-    reader_answer_weight: Fraction = 0.0
-    """The reader's share of a rubric answer's score."""
+    reader_raise_from: Fraction = 0.4
+    """The reader's share raises a key point's credit from this much; below, it only lowers."""
+    reader_answer_weight: Fraction = 0.3
+    """The reader's share of a rubric answer's written part."""
+    reader_answer_raise_from: Fraction = 0.25
+    """The reader's share raises the written part's percent from this much; below, it only
+    lowers."""
     reader_calibrated_weight: Fraction = 0.0
     """The reader's share of a calibrated grade."""
     reader_graded_weight: Fraction = 0.0

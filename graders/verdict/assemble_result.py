@@ -92,8 +92,9 @@ class Assembler:
                 verdicts["llm"] = llm_verdict
             combined = combine(verdicts["embedding"], llm_verdict, self.config)
             credit, confidence = combined.credit, combined.confidence
+            voted = 0.0  # how strongly graded answers close to this one speak for the point
             if vote is not None and vote.strength > 0 and k.id in vote.key_points:
-                said = vote.key_points[k.id]
+                said, voted = vote.key_points[k.id], vote.strength
                 verdicts["exemplars"] = GraderVerdict(
                     status=status_of(said),
                     similarity=vote.nearest,
@@ -104,7 +105,9 @@ class Assembler:
             opposite = None  # the reader's feedback for a key point the answer contradicts
             if draft.readings is not None and (reading := draft.readings.key_points[k.id]):
                 verdicts["reader"] = reader_verdicts.key_point_verdict(reading, self.config)
-                credit, opposite = reader_verdicts.key_point_credit(k, credit, reading, self.config)
+                credit, opposite = reader_verdicts.key_point_credit(
+                    k, credit, reading, self.config, voted
+                )
                 if reader_verdicts.disagrees(credit, reading, self.config):
                     disagreements.append(k.id)
             status = status_of(credit) if len(verdicts) > 1 else combined.status
@@ -192,9 +195,12 @@ class Assembler:
             # Exemplars graded as a whole (no key points named): their score votes.
             percent = round((1 - vote.strength) * percent + vote.strength * vote.percent, 4)
             score = round(percent * max_score, 3)
-        if draft.readings is not None and not empty:
-            percent = reader_verdicts.answer_percent(percent, draft.readings, self.config)
-            score = round(percent * max_score, 3)
+        if draft.readings is not None and not empty and key_points:
+            voted = vote.strength if vote is not None else 0.0
+            score = reader_verdicts.answer_score(
+                score, key_points, items[len(key_points) :], draft.readings, self.config, voted
+            )
+            percent = share(score, max_score)
         reasons = [f"graders disagree on {k}" for k in disagreements] + reasons
         return Findings(items, misconceptions, reasons, score, percent)
 
