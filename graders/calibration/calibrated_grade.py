@@ -40,13 +40,16 @@ def calibrated_score(
     key = question_key(question.prompt, question.reference_answer)
     prediction = entry.predict([values], [key])[0]
     percent, label = prediction.percent, prediction.label
-    if readings is not None and config.reader_calibrated_weight > 0:
+    # The reader shares only a new question's grade: one the calibration saw in training has
+    # its own model, which the reader's grade only made worse (docs/benchmarks.md).
+    new = not entry.knows(key)
+    if new and readings is not None and config.reader_calibrated_weight > 0:
         read = reader_features(readings)
         percent, label = with_reader(prediction, read, config.reader_calibrated_weight)
     if vote is not None and vote.strength > 0:
         percent = round((1 - vote.strength) * percent + vote.strength * vote.percent, 4)
         label = label_of(percent, config)
-    if read_vote is not None:
+    if new and read_vote is not None:
         voted, strength = read_vote
         share = config.reader_graded_weight * strength
         percent = round((1 - share) * percent + share * voted, 4)

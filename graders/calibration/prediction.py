@@ -78,6 +78,11 @@ class CalibrationEntry:
     known: CalibrationEntry | None = None
     questions: dict[str, dict[str, float]] = field(default_factory=dict)
 
+    def knows(self, key: str) -> bool:
+        """Whether the question (``question_key``) was seen in training: its own model
+        predicts it."""
+        return self.known is not None and key in self.questions
+
     def matrix(self, rows: list[Features]) -> Array:
         return np.array([[r.get(f, 0.0) for f in self.features] for r in rows], dtype=np.float64)
 

@@ -93,9 +93,16 @@ class GradingConfig(BaseModel):
     """The reader's share raises the written part's percent from this much; below, it only
     lowers."""
     reader_calibrated_weight: Fraction = 0.0
-    """The reader's share of a calibrated grade."""
+    """The reader's share of a calibrated grade (a question the calibration has not seen)."""
     reader_graded_weight: Fraction = 0.0
     """The weight of graded answers, read against a new one, as a vote."""
+    reader_graded_nearest: int = Field(
+        default=10,
+        ge=1,
+        le=50,
+        description="Graded answers the reader reads against a new one: the nearest by "
+        "embedding (a pair each, so a question with many teacher reviews costs no more).",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> GradingConfig:

@@ -121,10 +121,11 @@ def predictions(
         ours = SystemOutput([p.percent for p in made], [p.label for p in made])
         if reader_weight > 0:
             # As the service does (graders.calibration.calibrated_grade): the reader's grade
-            # beside the fit, where the answer was read (an empty one is not).
+            # beside the fit, where the answer was read (an empty one is not) and the
+            # question is new to the calibration.
             blended = [
                 with_reader(p, r.features, reader_weight)
-                if "reader_score" in r.features
+                if "reader_score" in r.features and not entry.knows(r.question)
                 else (p.percent, p.label)
                 for p, r in zip(made, records, strict=True)
             ]

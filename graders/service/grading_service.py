@@ -8,7 +8,7 @@ from importlib import metadata
 from graders.calibration.calibrated_grade import CalibratedScore, calibrated_score, reader_features
 from graders.calibration.calibration_file import Calibration
 from graders.calibration.features import Features, extract
-from graders.calibration.prediction import CalibrationEntry
+from graders.calibration.prediction import CalibrationEntry, question_key
 from graders.calibration.question_fit import QuestionFit, fit_question
 from graders.core.config import GradingConfig
 from graders.core.errors import AnswerTooLong, LLMRequired, UnknownLesson, UnknownQuestion
@@ -273,9 +273,14 @@ class GradingService:
         assert self.calibration is not None
         lesson, question = draft.lesson, draft.question
         read_vote = None
-        if self.reader is not None and draft.answer.strip():
-            graded = self.exemplars.examples(lesson.id, question.id)
+        known = entry.knows(question_key(question.prompt, question.reference_answer))
+        if self.reader is not None and draft.answer.strip() and not known:
             weight = self.config.reader_graded_weight
+            nearest = self.config.reader_graded_nearest if weight > 0 else 0
+            vector, answer = draft.matching.answer_vector, draft.answer
+            graded = self.exemplars.nearest(
+                lesson.id, question.id, answer, vector, nearest, leave_out=leave_out
+            )
             read_vote = await self.reader.graded_vote(
                 graded, draft.answer, leave_out=leave_out, weight=weight
             )
