@@ -93,3 +93,37 @@ def test_the_nearest_graded_answers_are_read_and_vote(
     assert all(second == NEW for first, second in reader.pairs if first in graded_texts)
     print("score without the graded vote", without, "with it", with_vote)
     assert with_vote > without
+
+
+def test_the_reader_shares_only_a_question_new_to_the_calibration() -> None:
+    """A SAF training question has its own model in the shipped calibration: the reader's
+    share leaves its grade as it was. The same answer to a new question moves with it.
+    (The graded vote, (1.0, 1.0), has weight 0 in both configs.)"""
+    from graders.calibration.calibrated_grade import calibrated_score
+    from graders.calibration.calibration_file import DEFAULT_FILE, load_calibration
+    from graders.core.config import GradingConfig
+    from graders.evaluation.datasets import read_dataset
+    from graders.scoring.reader_grader import Readings
+    from rubrics import Question, load_lessons
+    from tests.conftest import dataset_dir
+
+    calibration = load_calibration(DEFAULT_FILE)
+    entry = next(e for e in calibration.entries.values() if e.known is not None)
+    seen = next(iter(read_dataset(dataset_dir("saf", "training")).questions.values()))
+    new = load_lessons()["instruction-tuning"].questions[0]  # no calibration has seen it
+    known = new.model_copy(
+        update={"prompt": seen.prompt, "reference_answer": seen.reference_answer}
+    )
+    values = {name: 0.5 for name in entry.features}
+    wrong = Reading(0.05, 0.05, 0.9, 0.01, 0.04, 0.95, 0.03)  # the reader: wrong
+    readings = Readings(key_points={}, misconceptions={}, answer=wrong)
+    off, on = GradingConfig(), GradingConfig(reader_calibrated_weight=0.5)
+
+    def score(question: Question, config: GradingConfig) -> float:
+        found = calibrated_score(
+            question, entry, values, None, None, calibration, config, readings, (1.0, 1.0)
+        )
+        return found.percent
+
+    assert score(known, on) == score(known, off)
+    assert score(new, on) < score(new, off) - 0.2
