@@ -89,16 +89,15 @@ class ReaderGrader:
         return best
 
     async def graded_vote(
-        self, graded: list[GradedAnswer], answer: str, *, leave_out: bool = False, weight: float
+        self, graded: list[GradedAnswer], answer: str, *, weight: float
     ) -> tuple[float, float] | None:
-        """The question's graded answers (rubric exemplars, teacher grades) read against this
-        answer, as a vote (graders.verdict.reader_verdicts.graded_vote). ``leave_out``: an exemplar
-        with this very answer does not vote."""
-        voters = [g for g in graded if not (leave_out and g.answer == answer)]
-        if not voters or weight <= 0:
+        """The question's graded answers (rubric exemplars, teacher grades; the caller leaves
+        out one with this very answer) read against this answer, as a vote
+        (graders.verdict.reader_verdicts.graded_vote)."""
+        if not graded or weight <= 0:
             return None
-        readings = await self._submit([(g.answer, answer) for g in voters])
-        return graded_vote([g.percent for g in voters], readings)
+        readings = await self._submit([(g.answer, answer) for g in graded])
+        return graded_vote([g.percent for g in graded], readings)
 
     async def _submit(self, pairs: list[tuple[str, str]]) -> list[Reading]:
         return await self._batcher.submit(pairs)

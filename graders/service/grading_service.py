@@ -8,7 +8,7 @@ from importlib import metadata
 from graders.calibration.calibrated_grade import CalibratedScore, calibrated_score, reader_features
 from graders.calibration.calibration_file import Calibration
 from graders.calibration.features import Features, extract
-from graders.calibration.prediction import CalibrationEntry, question_key
+from graders.calibration.prediction import CalibrationEntry
 from graders.calibration.question_fit import QuestionFit, fit_question
 from graders.core.config import GradingConfig
 from graders.core.errors import AnswerTooLong, LLMRequired, UnknownLesson, UnknownQuestion
@@ -18,6 +18,7 @@ from graders.scoring.embedding_grader import EmbeddingGrader
 from graders.scoring.exemplar_vote import ExemplarBank, GradedAnswer, Vote, rubric_exemplars
 from graders.scoring.llm_grader import LLMGrader
 from graders.scoring.reader_grader import ReaderGrader
+from graders.service.graded_reading import read_graded_vote
 from graders.service.inline_rubrics import InlineRubrics, InlineSpec
 from graders.service.llm_admission import Admission
 from graders.service.llm_step import LLMStep, Progress
@@ -271,25 +272,15 @@ class GradingService:
     ) -> CalibratedScore:
         """The calibration's score and label, with the vote, the reader and the question's fit."""
         assert self.calibration is not None
-        lesson, question = draft.lesson, draft.question
-        read_vote = None
-        known = entry.knows(question_key(question.prompt, question.reference_answer))
-        if self.reader is not None and draft.answer.strip() and not known:
-            weight = self.config.reader_graded_weight
-            nearest = self.config.reader_graded_nearest if weight > 0 else 0
-            vector, answer = draft.matching.answer_vector, draft.answer
-            graded = self.exemplars.nearest(
-                lesson.id, question.id, answer, vector, nearest, leave_out=leave_out
-            )
-            read_vote = await self.reader.graded_vote(
-                graded, draft.answer, leave_out=leave_out, weight=weight
-            )
+        read_vote = await read_graded_vote(
+            self.reader, self.exemplars, draft, entry, self.config, leave_out
+        )
         return calibrated_score(
-            question,
+            draft.question,
             entry,
             values,
             vote,
-            self._fits.get((lesson.id, question.id)),
+            self._fits.get((draft.lesson.id, draft.question.id)),
             self.calibration,
             self.config,
             draft.readings,
