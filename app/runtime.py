@@ -128,7 +128,9 @@ def _reader(settings: Settings, backends: Backends) -> Reader | None:
         return None
     if backends.reader is not None:
         return backends.reader
-    return load_reader(settings.reader_dir, threads=settings.embed_threads)
+    return load_reader(
+        settings.reader_dir, threads=settings.embed_threads, precision=settings.reader_precision
+    )
 
 
 def _servers(client: LLMBackend | None) -> int:

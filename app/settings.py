@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from graders.core.config import GradingConfig
 from models.llm_settings import URLList
+from models.reader import Precision
 
 
 class Settings(BaseSettings):
@@ -40,6 +41,12 @@ class Settings(BaseSettings):
     reader_dir: Path | None = Field(
         default=None,
         description="A reader folder (rubricate reader train); unset: the shipped one.",
+    )
+    reader_precision: Precision = Field(
+        default="auto",
+        description="The reader's number format: fp32, bf16, or auto (bf16 where the CPU has "
+        "it in hardware: AVX512-BF16 or AMX, about half the time for the same labels; "
+        "docs/benchmarks.md). A grade's reader version ends in +bf16 when so.",
     )
     grading: GradingConfig = Field(default_factory=GradingConfig)
     calibration_file: Path | None = Field(

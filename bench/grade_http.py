@@ -18,6 +18,7 @@ import httpx
 
 from bench.common import ROOT, baseline_tree, percentile, server, student_answers
 from graders.language.segments import segments
+from models.reader import native_bf16
 
 LESSON = "instruction-tuning"
 Answers = list[tuple[str, str]]
@@ -107,10 +108,12 @@ def main() -> None:
     latency_set = student_answers(args.requests, seed=2)
     load_set = student_answers(args.requests, seed=3)
     # Side by side in one run: the embedding grade alone (the grading path before the reader)
-    # and with the reader reading every key point and misconception.
+    # and with the reader reading every key point and misconception, in float32 and bfloat16.
+    on = {"RUBRICATE_READER_ENABLED": "true"}
     runs = {
         "without reader": {"RUBRICATE_READER_ENABLED": "false"},
-        "with reader": {"RUBRICATE_READER_ENABLED": "true"},
+        "with reader": {**on, "RUBRICATE_READER_PRECISION": "fp32"},
+        "with reader in bf16": {**on, "RUBRICATE_READER_PRECISION": "bf16"},
     }
     roots = {name: ROOT for name in runs}
     if args.baseline:
@@ -130,11 +133,14 @@ def main() -> None:
             f"p95 {percentile(timings, 95) * 1000:.1f} ms ({len(timings)} requests); "
             f"{args.clients} concurrent clients: {n / elapsed:.1f} answers/s"
         )
-    (base_t, base_e), (read_t, read_e) = found["without reader"], found["with reader"]
-    print(
-        f"with / without reader: p50 {percentile(read_t, 50) / percentile(base_t, 50):.2f}x "
-        f"(target <= 2x), throughput {base_e / read_e:.2f}x (target >= 25 answers/s)"
-    )
+    base_t, base_e = found["without reader"]
+    print(f"this CPU multiplies bf16 in hardware: {native_bf16()}")
+    for name in ("with reader", "with reader in bf16"):
+        read_t, read_e = found[name]
+        print(
+            f"{name} / without: p50 {percentile(read_t, 50) / percentile(base_t, 50):.2f}x "
+            f"(target <= 2x), throughput {base_e / read_e:.2f}x (target >= 25 answers/s)"
+        )
     print(
         f"raw sentence-transformers encode of the same segments: {n / one_by_one:.1f} answers/s "
         f"one answer per call, {n / batched:.1f} answers/s in batches of {args.clients}"
