@@ -3,7 +3,9 @@ get the same grades across a refactoring.
 
     python -m bench.grade_snapshot [--check] [--output tests/data/lesson_bank_grades.json]
 
-Embeddings only (no LLM), once with the reader off and once with it on (the default). Write
+Embeddings only (no LLM), once with the reader off and once with it on (the default), the
+reader in float32 whatever the CPU (``reader_precision=auto`` reads in bf16 where the CPU has
+it, a few thousandths away: tests/test_same_grades.py checks its labels apart). Write
 the record with the code before a change, then ``--check`` (or ``tests/test_same_grades.py``)
 after it. Regenerate it, with a commit saying why, only when grades are meant to change.
 """
@@ -21,14 +23,16 @@ from app.runtime import load_all_lessons, runtime
 from app.settings import Settings
 from graders.evaluation.bank import read_bank
 from graders.evaluation.grade_snapshot import differences, record
+from models.reader import Precision
 
 ROOT = Path(__file__).resolve().parents[1]
 BANK = ROOT / "tests" / "data" / "lesson_answers.jsonl"
 RECORD = ROOT / "tests" / "data" / "lesson_bank_grades.json"
 
 
-async def grade_bank(reader: bool) -> list[dict[str, Any]]:
-    settings = Settings().model_copy(update={"reader_enabled": reader, "llm_enabled": False})
+async def grade_bank(reader: bool, precision: Precision = "fp32") -> list[dict[str, Any]]:
+    values = {"reader_enabled": reader, "reader_precision": precision, "llm_enabled": False}
+    settings = Settings().model_copy(update=values)
     lessons = load_all_lessons(settings)
     async with runtime(settings, lessons) as state:
         return [

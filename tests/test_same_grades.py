@@ -23,6 +23,23 @@ async def test_lesson_bank_grades_are_unchanged(reader: bool) -> None:
     assert not changed, "\n".join(changed[:20])
 
 
+@pytest.mark.anyio
+async def test_the_reader_in_bf16_gives_the_bank_the_same_labels() -> None:
+    """In bf16 (``reader_precision=auto`` on a CPU that has it) credits move by thousandths and
+    a reader verdict may move a step; no answer's label or review flag may."""
+    old = json.loads(RECORD.read_text())["reader_on"]
+    now = await grade_bank(True, precision="bf16")
+    assert len(now) == len(old)
+    changed = [
+        (i, field, a[field], b[field])
+        for i, (a, b) in enumerate(zip(old, now, strict=True))
+        for field in ("label", "needs_review")
+        if a[field] != b[field]
+    ]
+    assert not changed, changed
+    assert differences(old, now), "bf16 read exactly as fp32: was it bf16?"
+
+
 def test_differences_sees_a_changed_grade() -> None:
     from graders.core.result import Feedback, GradeResult, Label, Versions
 
