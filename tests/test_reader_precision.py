@@ -41,6 +41,12 @@ def relation(reading: Reading) -> int:
     return values.index(max(values))
 
 
+def margin(reading: Reading) -> float:
+    """How far the most likely relation stands above the next."""
+    first, second = sorted((reading.covers, reading.contradicts, reading.neither))[:0:-1]
+    return first - second
+
+
 @pytest.fixture(scope="module")
 def readers() -> tuple[CrossEncoderReader, CrossEncoderReader]:
     return load_reader(precision="fp32"), load_reader(precision="bf16")
@@ -54,7 +60,9 @@ def test_bf16_reads_what_fp32_reads(readers: tuple[CrossEncoderReader, CrossEnco
     pairs = lesson_pairs()
     assert len(pairs) > 100
     exact, approx = full.read(pairs), half.read(pairs)
-    assert [relation(r) for r in approx] == [relation(r) for r in exact]
+    clear = [i for i, r in enumerate(exact) if margin(r) > 0.05]  # not a near tie in fp32
+    assert len(clear) > 0.9 * len(pairs)
+    assert [relation(approx[i]) for i in clear] == [relation(exact[i]) for i in clear]
     for a, b in zip(exact, approx, strict=True):
         assert abs(a.covers - b.covers) < 0.05, (a, b)
         assert abs(a.contradicts - b.contradicts) < 0.05, (a, b)
