@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
+
+from models.precision import Precision
 
 reader_cli = typer.Typer(help="Train or measure the reader (offline).", no_args_is_help=True)
 
@@ -105,16 +107,14 @@ def eval_command(
     output: Annotated[Path | None, typer.Option(help="Write the figures here (JSON).")] = None,
     datasets: DatasetsOption = None,
     precision: Annotated[
-        str, typer.Option(help="fp32, bf16 or auto (bf16 where the CPU has it in hardware).")
+        Precision, typer.Option(help="fp32, bf16 or auto (bf16 where the CPU has it in hardware).")
     ] = "fp32",
 ) -> None:
     """The reader alone on every SemEval-2013 test folder and SAF's test splits."""
     from graders.evaluation.reader_eval import negation_figures, test_figures
-    from models.reader import Precision, load_reader
+    from models.reader import load_reader
 
-    if precision not in ("fp32", "bf16", "auto"):
-        raise typer.BadParameter("fp32, bf16 or auto", param_hint="--precision")
-    reader = load_reader(folder, precision=cast(Precision, precision))
+    reader = load_reader(folder, precision=precision)
     figures = test_figures(reader, datasets, per_folder=per_folder)
     negation = negation_figures(reader)
     text = json.dumps({"reader": reader.name, "figures": figures, "negation": negation}, indent=2)

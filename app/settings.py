@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from graders.core.config import GradingConfig
 from models.llm_settings import URLList
-from models.reader import Precision
+from models.precision import Precision
 
 
 class Settings(BaseSettings):

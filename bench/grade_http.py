@@ -18,7 +18,7 @@ import httpx
 
 from bench.common import ROOT, baseline_tree, percentile, server, student_answers
 from graders.language.segments import segments
-from models.reader import native_bf16
+from models.precision import native_bf16
 
 LESSON = "instruction-tuning"
 Answers = list[tuple[str, str]]

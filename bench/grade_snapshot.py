@@ -23,7 +23,7 @@ from app.runtime import load_all_lessons, runtime
 from app.settings import Settings
 from graders.evaluation.bank import read_bank
 from graders.evaluation.grade_snapshot import differences, record
-from models.reader import Precision
+from models.precision import Precision
 
 ROOT = Path(__file__).resolve().parents[1]
 BANK = ROOT / "tests" / "data" / "lesson_answers.jsonl"

@@ -13,15 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
+from models.precision import Precision, resolve_precision
 from models.reader_network import WEIGHTS_FILE, ReaderNetwork, load, pair_ids
 
 SHIPPED = Path(__file__).with_name("reader_weights")
-
-Precision = Literal["auto", "fp32", "bf16"]
 
 
 @dataclass(frozen=True)
@@ -52,22 +51,6 @@ def weights_hash(folder: Path) -> str:
     """The first 12 hex digits of the SHA-256 of the weights file: every result names it."""
     digest = hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()
     return digest[:12]
-
-
-def native_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX). There the reader
-    in bfloat16 takes about half the time of float32; elsewhere bfloat16 is emulated and slower."""
-    import torch
-
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
-
-
-def resolve_precision(precision: Precision) -> Literal["fp32", "bf16"]:
-    """``auto``: bf16 where the CPU has it in hardware, else fp32."""
-    if precision == "auto":
-        return "bf16" if native_bf16() else "fp32"
-    return precision
 
 
 class CrossEncoderReader:

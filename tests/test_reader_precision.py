@@ -14,7 +14,8 @@ import torch
 
 from app.runtime import Backends
 from models.embedder import Embedder
-from models.reader import CrossEncoderReader, Reading, load_reader, resolve_precision
+from models.precision import resolve_precision
+from models.reader import CrossEncoderReader, Reading, load_reader
 from rubrics import load_lessons
 from tests.conftest import LiveServer, make_settings
 

@@ -10,7 +10,7 @@ import pytest
 
 from bench.grade_snapshot import RECORD, grade_bank
 from graders.evaluation.grade_snapshot import differences, record
-from models.reader import native_bf16
+from models.precision import native_bf16
 
 pytestmark = pytest.mark.integration
 
