@@ -89,12 +89,12 @@ class ReaderGrader:
         return best
 
     async def graded_vote(
-        self, graded: list[GradedAnswer], answer: str, *, weight: float
+        self, graded: list[GradedAnswer], answer: str
     ) -> tuple[float, float] | None:
         """The question's graded answers (rubric exemplars, teacher grades; the caller leaves
-        out one with this very answer) read against this answer, as a vote
-        (graders.verdict.reader_verdicts.graded_vote)."""
-        if not graded or weight <= 0:
+        out one with this very answer, and decides whether they vote at all) read against
+        this answer, as a vote (graders.verdict.reader_verdicts.graded_vote)."""
+        if not graded:
             return None
         readings = await self._submit([(g.answer, answer) for g in graded])
         return graded_vote([g.percent for g in graded], readings)

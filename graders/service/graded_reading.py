@@ -25,9 +25,9 @@ async def read_graded_vote(
     """(voted percent, strength), or None: no reader, no answer, a question the calibration
     knows, a weight of 0, or no graded answer."""
     question, answer = draft.question, draft.answer
-    known = entry.knows(question_key(question.prompt, question.reference_answer))
-    weight = config.reader_graded_weight
-    if reader is None or not answer.strip() or known or weight <= 0:
+    if reader is None or not answer.strip() or config.reader_graded_weight <= 0:
+        return None
+    if entry.knows(question_key(question.prompt, question.reference_answer)):
         return None
     graded = exemplars.nearest(
         draft.lesson.id,
@@ -37,4 +37,4 @@ async def read_graded_vote(
         config.reader_graded_nearest,
         leave_out=leave_out,
     )
-    return await reader.graded_vote(graded, answer, weight=weight)
+    return await reader.graded_vote(graded, answer)
